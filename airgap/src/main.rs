@@ -1,0 +1,17 @@
+//! `outpost-airgap` entry point.
+
+use clap::Parser;
+
+/// The Outpost vendor tool. Its subcommands arrive with the release format.
+#[derive(Parser)]
+#[command(name = "outpost-airgap", version = outpost_airgap::VERSION)]
+struct Cli {}
+
+fn main() {
+    Cli::parse();
+    eprintln!(
+        "outpost-airgap {}: no command given; see --help",
+        outpost_airgap::VERSION
+    );
+    std::process::exit(2);
+}

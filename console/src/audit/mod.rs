@@ -1,0 +1,104 @@
+//! The audit log: who did what, when, from where. Every admin action and every security
+//! event lands here; the store keeps it and `GET /api/v1/audit` reads it back.
+
+use crate::clock;
+use crate::store::{Store, StoreError};
+
+/// Who acted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// A signed-in admin, by username.
+    Admin(String),
+    /// The console itself (start-up, schedules).
+    System,
+    /// Someone not signed in (a failed login, a setup attempt).
+    Anonymous,
+    /// Root on the console host, through `outpostctl`.
+    LocalRoot,
+}
+
+impl Actor {
+    fn as_str(&self) -> &str {
+        match self {
+            Actor::Admin(name) => name,
+            Actor::System => "system",
+            Actor::Anonymous => "anonymous",
+            Actor::LocalRoot => "root (outpostctl)",
+        }
+    }
+}
+
+/// What happened. The string forms are part of the API and never change meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    SetupLinkIssued,
+    SetupCompleted,
+    SetupRefused,
+    LoginSucceeded,
+    LoginFailed,
+    LoginRateLimited,
+    Logout,
+    TlsGenerated,
+    TlsReplaced,
+    TlsRejected,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::SetupLinkIssued => "setup.link_issued",
+            Action::SetupCompleted => "setup.completed",
+            Action::SetupRefused => "setup.refused",
+            Action::LoginSucceeded => "login.succeeded",
+            Action::LoginFailed => "login.failed",
+            Action::LoginRateLimited => "login.rate_limited",
+            Action::Logout => "logout",
+            Action::TlsGenerated => "tls.generated",
+            Action::TlsReplaced => "tls.replaced",
+            Action::TlsRejected => "tls.rejected",
+        }
+    }
+}
+
+/// Where the request came from: a client address, or the local control socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Address(std::net::IpAddr),
+    Local,
+    Unknown,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Address(ip) => write!(f, "{ip}"),
+            Source::Local => f.write_str("local"),
+            Source::Unknown => f.write_str("unknown"),
+        }
+    }
+}
+
+/// Appends one entry. `detail` must never contain a secret.
+pub fn record(
+    store: &Store,
+    actor: &Actor,
+    action: Action,
+    source: &Source,
+    detail: &str,
+) -> Result<(), StoreError> {
+    store.append_audit(
+        clock::unix_now(),
+        actor.as_str(),
+        action.as_str(),
+        &source.to_string(),
+        detail,
+    )?;
+    tracing::info!(
+        actor = actor.as_str(),
+        action = action.as_str(),
+        source = %source,
+        detail,
+        "audit"
+    );
+    Ok(())
+}

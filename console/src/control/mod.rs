@@ -1,0 +1,202 @@
+//! The control socket (`DATA_DIR/console.sock`, mode 0600) that `outpostctl` talks to.
+//! Only root — or the console's own user — can connect: the file mode keeps others out,
+//! and the peer's credentials are checked again on every connection.
+
+pub mod protocol;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+use crate::audit::{Actor, Source};
+use crate::clock::{rfc3339, unix_now};
+use crate::state::AppState;
+use protocol::{Request, Response, MAX_LINE_BYTES};
+
+/// The socket's file name inside the data dir.
+pub const SOCKET_NAME: &str = "console.sock";
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("another console is already serving {0}")]
+    InUse(PathBuf),
+    #[error("cannot set up the control socket {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no console is running with this data dir ({path} does not exist)")]
+    NotRunning { path: PathBuf },
+    #[error("permission denied on {path}: outpostctl must run as root")]
+    PermissionDenied { path: PathBuf },
+    #[error("the console did not answer properly: {0}")]
+    Protocol(String),
+}
+
+/// Binds the socket, replacing a stale one, and makes it owner-only.
+pub async fn bind(data_dir: &Path) -> Result<UnixListener, ControlError> {
+    let path = data_dir.join(SOCKET_NAME);
+    let io = |source| ControlError::Io {
+        path: path.clone(),
+        source,
+    };
+    if path.exists() {
+        if UnixStream::connect(&path).await.is_ok() {
+            return Err(ControlError::InUse(path));
+        }
+        std::fs::remove_file(&path).map_err(io)?;
+    }
+    let listener = UnixListener::bind(&path).map_err(io)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    Ok(listener)
+}
+
+/// Answers requests until the task is dropped.
+pub async fn serve(listener: UnixListener, state: Arc<AppState>) {
+    let own_uid = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "control socket accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let allowed = match stream.peer_cred() {
+            Ok(cred) => cred.uid() == 0 || Some(cred.uid()) == own_uid,
+            Err(_) => false,
+        };
+        if !allowed {
+            tracing::warn!("control socket: refused a connection from another user");
+            continue;
+        }
+        let state = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = tokio::time::timeout(IO_TIMEOUT, answer(stream, state)).await {
+                tracing::debug!(error = %e, "control connection timed out");
+            }
+        });
+    }
+}
+
+async fn answer(stream: UnixStream, state: Arc<AppState>) {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    let read_result = BufReader::new(read.take(MAX_LINE_BYTES as u64 + 1))
+        .read_line(&mut line)
+        .await;
+    let response = match read_result {
+        Ok(_) if line.len() > MAX_LINE_BYTES => Response::Error {
+            message: format!("request larger than {MAX_LINE_BYTES} bytes"),
+        },
+        Ok(_) => match serde_json::from_str::<Request>(&line) {
+            Ok(request) => {
+                let state = state.clone();
+                tokio::task::spawn_blocking(move || handle(&state, request))
+                    .await
+                    .unwrap_or_else(|e| Response::Error {
+                        message: format!("the console failed to handle the request: {e}"),
+                    })
+            }
+            Err(e) => Response::Error {
+                message: format!("not a request this console understands: {e}"),
+            },
+        },
+        Err(e) => Response::Error {
+            message: format!("cannot read the request: {e}"),
+        },
+    };
+    let mut text = serde_json::to_string(&response).unwrap_or_else(|_| "{}".into());
+    text.push('\n');
+    if let Err(e) = write.write_all(text.as_bytes()).await {
+        tracing::debug!(error = %e, "control socket: cannot write the response");
+    }
+}
+
+fn handle(state: &AppState, request: Request) -> Response {
+    match request {
+        Request::Status => match state
+            .store
+            .admin_exists()
+            .and_then(|admin| Ok((admin, state.store.schema_version()?)))
+        {
+            Ok((admin_configured, schema_version)) => {
+                let tls = state.certs.info();
+                Response::Status(protocol::Status {
+                    version: crate::VERSION.to_owned(),
+                    url: state.base_url.clone(),
+                    uptime_seconds: state.uptime_seconds(),
+                    admin_configured,
+                    schema_version,
+                    tls_subject: tls.subject,
+                    tls_fingerprint_sha256: tls.fingerprint_sha256,
+                    tls_not_after: rfc3339(tls.not_after),
+                })
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "control socket: status failed");
+                Response::Error {
+                    message: "the console could not read its state; see its log".into(),
+                }
+            }
+        },
+        Request::ResetPassword => {
+            match state
+                .auth
+                .issue_setup_token(&Actor::LocalRoot, &Source::Local, unix_now())
+            {
+                Ok(token) => Response::SetupLink {
+                    url: state.setup_link(&token),
+                },
+                Err(e) => {
+                    tracing::error!(error = %e, "control socket: reset-password failed");
+                    Response::Error {
+                        message: "the console could not issue a setup link; see its log".into(),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sends one request to the console serving `data_dir` and returns its answer.
+pub async fn call(data_dir: &Path, request: &Request) -> Result<Response, ControlError> {
+    let path = data_dir.join(SOCKET_NAME);
+    let stream = match UnixStream::connect(&path).await {
+        Ok(stream) => stream,
+        Err(e) => {
+            return Err(match e.kind() {
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+                    ControlError::NotRunning { path }
+                }
+                std::io::ErrorKind::PermissionDenied => ControlError::PermissionDenied { path },
+                _ => ControlError::Io { path, source: e },
+            })
+        }
+    };
+    let exchange = async {
+        let (read, mut write) = stream.into_split();
+        let mut text =
+            serde_json::to_string(request).map_err(|e| ControlError::Protocol(e.to_string()))?;
+        text.push('\n');
+        write
+            .write_all(text.as_bytes())
+            .await
+            .map_err(|e| ControlError::Protocol(e.to_string()))?;
+        let mut line = String::new();
+        BufReader::new(read.take(MAX_LINE_BYTES as u64 + 1))
+            .read_line(&mut line)
+            .await
+            .map_err(|e| ControlError::Protocol(e.to_string()))?;
+        serde_json::from_str::<Response>(&line).map_err(|e| ControlError::Protocol(e.to_string()))
+    };
+    tokio::time::timeout(IO_TIMEOUT, exchange)
+        .await
+        .map_err(|_| ControlError::Protocol("no answer within 10 s".into()))?
+}

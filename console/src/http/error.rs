@@ -1,0 +1,213 @@
+//! API errors and their one mapping to HTTP. The match over [`ApiError`] has no wildcard:
+//! a new variant does not compile until someone decides its status. Clients get the
+//! message; the log gets internal causes.
+
+use std::convert::Infallible;
+
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Rejection, Reply};
+
+use super::api::{ErrorBody, ErrorDetail};
+use crate::auth::AuthError;
+use crate::certs::CertError;
+use crate::store::StoreError;
+
+/// Everything an API call can answer besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("Sign in first: there is no session, or it has expired.")]
+    Unauthorized,
+    #[error("The request is missing the X-CSRF-Token header of this session, or it is wrong.")]
+    Csrf,
+    #[error("The password is not correct.")]
+    InvalidCredentials,
+    #[error("Too many failed logins from this address. Try again in {retry_after_secs} seconds.")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("No admin password is set yet. Open the setup link the console printed when it started, or run `outpostctl reset-password` on the console host.")]
+    SetupRequired,
+    #[error("This setup link is not valid: it was already used, replaced by a newer link, or it expired. Run `outpostctl reset-password` on the console host for a new one.")]
+    SetupTokenInvalid,
+    #[error("{0}")]
+    WeakPassword(String),
+    #[error("The certificate was refused: {0}. The current certificate stays in use.")]
+    InvalidCertificate(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("There is no such API route.")]
+    NotFound,
+    #[error("This route does not accept that method.")]
+    MethodNotAllowed,
+    #[error("The request body is larger than this route accepts ({limit}).")]
+    PayloadTooLarge { limit: &'static str },
+    #[error("The request needs a Content-Length header.")]
+    LengthRequired,
+    #[error("The request body must be JSON (Content-Type: application/json).")]
+    UnsupportedMediaType,
+    /// The cause is logged where this is built; the client learns only that it failed.
+    #[error("The console hit an internal error; the details are in its log.")]
+    Internal,
+}
+
+impl warp::reject::Reject for ApiError {}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Csrf => (StatusCode::FORBIDDEN, "csrf"),
+            ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::SetupRequired => (StatusCode::CONFLICT, "setup_required"),
+            ApiError::SetupTokenInvalid => (StatusCode::FORBIDDEN, "setup_token_invalid"),
+            ApiError::WeakPassword(_) => (StatusCode::BAD_REQUEST, "weak_password"),
+            ApiError::InvalidCertificate(_) => (StatusCode::BAD_REQUEST, "invalid_certificate"),
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::PayloadTooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+            }
+            ApiError::LengthRequired => (StatusCode::LENGTH_REQUIRED, "length_required"),
+            ApiError::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    /// Logs `cause` and answers a bare internal error.
+    pub fn internal(context: &str, cause: &dyn std::fmt::Display) -> ApiError {
+        tracing::error!(error = %cause, "{context}");
+        ApiError::Internal
+    }
+}
+
+impl Reply for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                message: self.to_string(),
+            },
+        };
+        let mut response =
+            warp::reply::with_status(warp::reply::json(&body), status).into_response();
+        if let ApiError::RateLimited { retry_after_secs } = self {
+            response.headers_mut().insert(
+                warp::http::header::RETRY_AFTER,
+                warp::http::HeaderValue::from(retry_after_secs),
+            );
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        ApiError::internal("store failure", &e)
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> ApiError {
+        match e {
+            AuthError::InvalidCredentials => ApiError::InvalidCredentials,
+            AuthError::RateLimited { retry_after_secs } => {
+                ApiError::RateLimited { retry_after_secs }
+            }
+            AuthError::SetupRequired => ApiError::SetupRequired,
+            AuthError::SetupTokenInvalid => ApiError::SetupTokenInvalid,
+            AuthError::WeakPassword | AuthError::PasswordTooLong => {
+                ApiError::WeakPassword(capitalise(&e.to_string()))
+            }
+            AuthError::Unauthenticated => ApiError::Unauthorized,
+            AuthError::Store(e) => e.into(),
+            AuthError::Hashing(cause) => ApiError::internal("password hashing failed", &cause),
+        }
+    }
+}
+
+impl From<CertError> for ApiError {
+    fn from(e: CertError) -> ApiError {
+        if e.is_invalid_input() {
+            ApiError::InvalidCertificate(e.to_string())
+        } else {
+            ApiError::internal("certificate storage failed", &e)
+        }
+    }
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
+    }
+}
+
+/// Turns every rejection — ours and warp's own — into a JSON error answer.
+pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
+    let error = if let Some(api) = rejection.find::<ApiError>() {
+        // `ApiError` is not Clone on purpose (causes are not kept); rebuild the answer.
+        return Ok(clone_for_reply(api).into_response());
+    } else if rejection.is_not_found() {
+        ApiError::NotFound
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
+        ApiError::PayloadTooLarge { limit: "1 MiB" }
+    } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
+        ApiError::LengthRequired
+    } else if rejection
+        .find::<warp::reject::UnsupportedMediaType>()
+        .is_some()
+    {
+        ApiError::UnsupportedMediaType
+    } else if let Some(e) = rejection.find::<warp::body::BodyDeserializeError>() {
+        ApiError::BadRequest(format!("The request body is not valid: {}", body_error(e)))
+    } else if let Some(e) = rejection.find::<warp::reject::InvalidQuery>() {
+        ApiError::BadRequest(format!("The query string is not valid: {e}"))
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        ApiError::MethodNotAllowed
+    } else if rejection.find::<warp::reject::InvalidHeader>().is_some()
+        || rejection.find::<warp::reject::MissingHeader>().is_some()
+    {
+        ApiError::BadRequest("A request header is missing or not valid.".into())
+    } else {
+        ApiError::internal("unhandled rejection", &format_args!("{rejection:?}"))
+    };
+    Ok(error.into_response())
+}
+
+fn clone_for_reply(error: &ApiError) -> ApiError {
+    match error {
+        ApiError::Unauthorized => ApiError::Unauthorized,
+        ApiError::Csrf => ApiError::Csrf,
+        ApiError::InvalidCredentials => ApiError::InvalidCredentials,
+        ApiError::RateLimited { retry_after_secs } => ApiError::RateLimited {
+            retry_after_secs: *retry_after_secs,
+        },
+        ApiError::SetupRequired => ApiError::SetupRequired,
+        ApiError::SetupTokenInvalid => ApiError::SetupTokenInvalid,
+        ApiError::WeakPassword(m) => ApiError::WeakPassword(m.clone()),
+        ApiError::InvalidCertificate(m) => ApiError::InvalidCertificate(m.clone()),
+        ApiError::BadRequest(m) => ApiError::BadRequest(m.clone()),
+        ApiError::NotFound => ApiError::NotFound,
+        ApiError::MethodNotAllowed => ApiError::MethodNotAllowed,
+        ApiError::PayloadTooLarge { limit } => ApiError::PayloadTooLarge { limit },
+        ApiError::LengthRequired => ApiError::LengthRequired,
+        ApiError::UnsupportedMediaType => ApiError::UnsupportedMediaType,
+        ApiError::Internal => ApiError::Internal,
+    }
+}
+
+/// serde's message without the echo of the offending input, which may be a secret.
+fn body_error(e: &warp::body::BodyDeserializeError) -> String {
+    let text = std::error::Error::source(e)
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| e.to_string());
+    match text.find(": ") {
+        Some(_) if text.starts_with("invalid type") => "a field has the wrong type".into(),
+        _ => text,
+    }
+}

@@ -1,0 +1,487 @@
+//! API tests on the warp filter, without a socket, over an in-memory store.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+use warp::http::StatusCode;
+
+use super::*;
+use crate::audit::{Actor, Source};
+use crate::auth::{Auth, SessionPolicy};
+use crate::certs::{generate_self_signed, CertManager, SelfSignedNames};
+use crate::clock::unix_now;
+use crate::store::Store;
+
+const PASSWORD: &str = "a very good password";
+
+struct Console {
+    state: Arc<AppState>,
+    filter: BoxedFilter<(Response,)>,
+    _dir: tempfile::TempDir,
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: warp::http::HeaderMap,
+    body: Value,
+}
+
+fn console() -> Console {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open_in_memory().unwrap());
+    let names = SelfSignedNames {
+        dns: vec!["localhost".into()],
+        ips: vec![],
+    };
+    let (certs, _) = CertManager::load_or_generate(dir.path(), &names, unix_now()).unwrap();
+    let state = Arc::new(AppState {
+        store: store.clone(),
+        auth: Arc::new(Auth::new(store, SessionPolicy::default())),
+        certs: Arc::new(certs),
+        started: Instant::now(),
+        started_at: unix_now(),
+        base_url: "https://console.test:8800".into(),
+    });
+    Console {
+        filter: routes(state.clone()),
+        state,
+        _dir: dir,
+    }
+}
+
+impl Console {
+    fn setup_token(&self) -> String {
+        self.state
+            .auth
+            .issue_setup_token(&Actor::System, &Source::Local, unix_now())
+            .unwrap()
+    }
+
+    async fn send(&self, request: warp::test::RequestBuilder) -> Answer {
+        let response = request
+            .remote_addr("198.51.100.4:50000".parse().unwrap())
+            .reply(&self.filter)
+            .await;
+        let body = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
+        Answer {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body,
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Answer {
+        self.send(warp::test::request().method("POST").path(path).json(&body))
+            .await
+    }
+
+    /// Sets the password and logs in; returns (cookie header value, csrf token).
+    async fn login(&self) -> (String, String) {
+        let token = self.setup_token();
+        let answer = self
+            .post(
+                "/api/v1/setup",
+                json!({"token": token, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+        let answer = self
+            .post("/api/v1/login", json!({"password": PASSWORD}))
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+        let set_cookie = answer.headers["set-cookie"].to_str().unwrap().to_owned();
+        let cookie = set_cookie.split(';').next().unwrap().to_owned();
+        (
+            cookie,
+            answer.body["csrf_token"].as_str().unwrap().to_owned(),
+        )
+    }
+}
+
+fn request(method: &str, path: &str) -> warp::test::RequestBuilder {
+    let builder = warp::test::request().method(method).path(path);
+    if method == "GET" {
+        builder
+    } else {
+        builder.json(&json!({}))
+    }
+}
+
+fn assert_error(answer: &Answer, status: StatusCode, code: &str) {
+    assert_eq!(answer.status, status, "{:?}", answer.body);
+    assert_eq!(answer.body["error"]["code"], code, "{:?}", answer.body);
+    assert!(
+        answer.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "every error carries a message: {:?}",
+        answer.body
+    );
+}
+
+#[tokio::test]
+async fn without_a_session_every_admin_route_answers_401() {
+    let console = console();
+    for route in ROUTES {
+        let answer = console.send(request(route.method, route.path)).await;
+        match route.access {
+            Access::Admin => assert_error(&answer, StatusCode::UNAUTHORIZED, "unauthorized"),
+            Access::Public => assert_ne!(
+                answer.status,
+                StatusCode::UNAUTHORIZED,
+                "{} {} is public",
+                route.method,
+                route.path
+            ),
+        }
+    }
+    // Paths missing from the table are guarded too, so a route added without a row
+    // in it is still behind the session.
+    for path in ["/api/v1/not-a-route", "/api/v1/tls/extra", "/api/v1/"] {
+        let answer = console.send(request("GET", path)).await;
+        assert_error(&answer, StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+}
+
+#[tokio::test]
+async fn with_a_session_every_route_in_the_table_exists() {
+    let console = console();
+    let (cookie, csrf) = console.login().await;
+    for route in ROUTES.iter().filter(|r| r.access == Access::Admin) {
+        if route.path == "/api/v1/logout" {
+            continue;
+        }
+        let answer = console
+            .send(
+                request(route.method, route.path)
+                    .header("cookie", &cookie)
+                    .header(CSRF_HEADER, &csrf),
+            )
+            .await;
+        assert!(
+            answer.status != StatusCode::NOT_FOUND
+                && answer.status != StatusCode::METHOD_NOT_ALLOWED
+                && answer.status != StatusCode::UNAUTHORIZED,
+            "{} {} answered {}",
+            route.method,
+            route.path,
+            answer.status
+        );
+    }
+    let answer = console
+        .send(request("GET", "/api/v1/not-a-route").header("cookie", &cookie))
+        .await;
+    assert_error(&answer, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn health_is_public_and_reports_version_and_uptime() {
+    let console = console();
+    let answer = console.send(request("GET", "/api/v1/health")).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body["status"], "ok");
+    assert_eq!(answer.body["version"], crate::VERSION);
+    assert!(answer.body["uptime_seconds"].is_u64());
+    assert_eq!(answer.headers["cache-control"], "no-store");
+    assert_eq!(answer.headers["x-frame-options"], "DENY");
+}
+
+#[tokio::test]
+async fn a_setup_token_works_once_then_answers_403() {
+    let console = console();
+    let token = console.setup_token();
+    let status = console
+        .send(request("GET", &format!("/api/v1/setup?token={token}")))
+        .await;
+    assert_eq!(
+        status.body,
+        json!({"admin_configured": false, "token_valid": true})
+    );
+
+    let weak = console
+        .post(
+            "/api/v1/setup",
+            json!({"token": token, "password": "short"}),
+        )
+        .await;
+    assert_error(&weak, StatusCode::BAD_REQUEST, "weak_password");
+
+    let first = console
+        .post(
+            "/api/v1/setup",
+            json!({"token": token, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK);
+    let again = console
+        .post(
+            "/api/v1/setup",
+            json!({"token": token, "password": "an attacker's password"}),
+        )
+        .await;
+    assert_error(&again, StatusCode::FORBIDDEN, "setup_token_invalid");
+
+    let status = console
+        .send(request("GET", &format!("/api/v1/setup?token={token}")))
+        .await;
+    assert_eq!(
+        status.body,
+        json!({"admin_configured": true, "token_valid": false})
+    );
+    let login = console
+        .post("/api/v1/login", json!({"password": PASSWORD}))
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "the first password stands");
+}
+
+#[tokio::test]
+async fn login_sets_a_strict_session_cookie_and_logout_ends_it() {
+    let console = console();
+    let (cookie, csrf) = console.login().await;
+    let answer = console
+        .post("/api/v1/login", json!({"password": PASSWORD}))
+        .await;
+    let set_cookie = answer.headers["set-cookie"].to_str().unwrap();
+    for attribute in [
+        "HttpOnly",
+        "Secure",
+        "SameSite=Strict",
+        "Path=/",
+        "Max-Age=",
+    ] {
+        assert!(
+            set_cookie.contains(attribute),
+            "{set_cookie} lacks {attribute}"
+        );
+    }
+
+    let session = console
+        .send(request("GET", "/api/v1/session").header("cookie", &cookie))
+        .await;
+    assert_eq!(session.status, StatusCode::OK);
+    assert_eq!(session.body["username"], "admin");
+    assert_eq!(session.body["csrf_token"], csrf.as_str());
+
+    let logout = console
+        .send(
+            request("POST", "/api/v1/logout")
+                .header("cookie", &cookie)
+                .header(CSRF_HEADER, &csrf),
+        )
+        .await;
+    assert_eq!(logout.status, StatusCode::OK);
+    assert!(logout.headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    let after = console
+        .send(request("GET", "/api/v1/session").header("cookie", &cookie))
+        .await;
+    assert_error(&after, StatusCode::UNAUTHORIZED, "unauthorized");
+}
+
+#[tokio::test]
+async fn mutating_requests_need_the_sessions_csrf_token() {
+    let console = console();
+    let (cookie, csrf) = console.login().await;
+    for header in [None, Some("wrong-token")] {
+        let mut builder = request("POST", "/api/v1/logout").header("cookie", &cookie);
+        if let Some(value) = header {
+            builder = builder.header(CSRF_HEADER, value);
+        }
+        assert_error(&console.send(builder).await, StatusCode::FORBIDDEN, "csrf");
+    }
+    let session = console
+        .send(request("GET", "/api/v1/session").header("cookie", &cookie))
+        .await;
+    assert_eq!(
+        session.status,
+        StatusCode::OK,
+        "refused logouts changed nothing"
+    );
+    let ok = console
+        .send(
+            request("POST", "/api/v1/logout")
+                .header("cookie", &cookie)
+                .header(CSRF_HEADER, &csrf),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_sixth_wrong_password_in_a_minute_answers_429_and_all_are_audited() {
+    let console = console();
+    let (cookie, _) = console.login().await;
+    for attempt in 1..=5 {
+        let answer = console
+            .post("/api/v1/login", json!({"password": "not the password"}))
+            .await;
+        assert_error(&answer, StatusCode::UNAUTHORIZED, "invalid_credentials");
+        assert_eq!(attempt, attempt);
+    }
+    let sixth = console
+        .post("/api/v1/login", json!({"password": PASSWORD}))
+        .await;
+    assert_error(&sixth, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    let retry_after: u64 = sixth.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after));
+
+    let audit = console
+        .send(request("GET", "/api/v1/audit?limit=50").header("cookie", &cookie))
+        .await;
+    let entries = audit.body["entries"].as_array().unwrap();
+    let failures: Vec<_> = entries
+        .iter()
+        .filter(|e| e["action"] == "login.failed")
+        .collect();
+    assert_eq!(failures.len(), 5);
+    assert!(failures.iter().all(|e| e["source"] == "198.51.100.4"));
+    assert!(entries.iter().any(|e| e["action"] == "login.rate_limited"));
+    assert!(entries.iter().any(|e| e["action"] == "setup.completed"));
+    let text = audit.body.to_string();
+    assert!(
+        !text.contains("not the password"),
+        "no password in the audit log"
+    );
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_answer_413_and_bad_json_400() {
+    let console = console();
+    let big = json!({"password": "x".repeat(2 * 1024 * 1024)});
+    let answer = console.post("/api/v1/login", big).await;
+    assert_error(&answer, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+
+    let malformed = console
+        .send(
+            warp::test::request()
+                .method("POST")
+                .path("/api/v1/login")
+                .header("content-type", "application/json")
+                .body("{not json"),
+        )
+        .await;
+    assert_error(&malformed, StatusCode::BAD_REQUEST, "bad_request");
+
+    let unknown_field = console
+        .post("/api/v1/login", json!({"password": "x", "admin": true}))
+        .await;
+    assert_error(&unknown_field, StatusCode::BAD_REQUEST, "bad_request");
+}
+
+#[tokio::test]
+async fn a_malformed_certificate_is_refused_and_the_old_one_kept() {
+    let console = console();
+    let (cookie, csrf) = console.login().await;
+    let before = console.state.certs.info();
+    let (_, key) = generate_self_signed(&SelfSignedNames::default(), unix_now()).unwrap();
+    let answer = console
+        .send(
+            warp::test::request()
+                .method("PUT")
+                .path("/api/v1/tls")
+                .header("cookie", &cookie)
+                .header(CSRF_HEADER, &csrf)
+                .json(&json!({"certificate_pem": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "private_key_pem": key})),
+        )
+        .await;
+    assert_error(&answer, StatusCode::BAD_REQUEST, "invalid_certificate");
+    assert!(answer.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("current certificate stays in use"));
+    assert_eq!(console.state.certs.info(), before);
+
+    let audit = console
+        .send(request("GET", "/api/v1/audit").header("cookie", &cookie))
+        .await;
+    assert_eq!(audit.body["entries"][0]["action"], "tls.rejected");
+}
+
+#[tokio::test]
+async fn a_valid_certificate_is_served_and_audited() {
+    let console = console();
+    let (cookie, csrf) = console.login().await;
+    let names = SelfSignedNames {
+        dns: vec!["console.corp.example".into()],
+        ips: vec![],
+    };
+    let (cert, key) = generate_self_signed(&names, unix_now()).unwrap();
+    let answer = console
+        .send(
+            warp::test::request()
+                .method("PUT")
+                .path("/api/v1/tls")
+                .header("cookie", &cookie)
+                .header(CSRF_HEADER, &csrf)
+                .json(&json!({"certificate_pem": cert, "private_key_pem": key})),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    assert_eq!(answer.body["dns_names"], json!(["console.corp.example"]));
+    let status = console
+        .send(request("GET", "/api/v1/status").header("cookie", &cookie))
+        .await;
+    assert_eq!(
+        status.body["tls"]["fingerprint_sha256"],
+        answer.body["fingerprint_sha256"]
+    );
+    let audit = console
+        .send(request("GET", "/api/v1/audit?limit=1").header("cookie", &cookie))
+        .await;
+    assert_eq!(audit.body["entries"][0]["action"], "tls.replaced");
+    assert!(!audit.body.to_string().contains("PRIVATE KEY"));
+}
+
+#[tokio::test]
+async fn audit_pages_are_bounded_and_chained() {
+    let console = console();
+    let (cookie, _) = console.login().await;
+    let bad = console
+        .send(request("GET", "/api/v1/audit?limit=0").header("cookie", &cookie))
+        .await;
+    assert_error(&bad, StatusCode::BAD_REQUEST, "bad_request");
+    let first = console
+        .send(request("GET", "/api/v1/audit?limit=1").header("cookie", &cookie))
+        .await;
+    let next = first.body["next_before"].as_i64().unwrap();
+    let second = console
+        .send(
+            request("GET", &format!("/api/v1/audit?limit=500&before={next}"))
+                .header("cookie", &cookie),
+        )
+        .await;
+    let ids: Vec<i64> = second.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    assert!(ids.iter().all(|id| *id < next));
+    assert!(second.body["next_before"].is_null());
+}
+
+#[tokio::test]
+async fn the_ui_is_served_with_spa_fallback_but_api_paths_never_fall_through() {
+    let console = console();
+    for path in ["/", "/setup", "/settings/tls", "/audit"] {
+        let answer = console
+            .send(warp::test::request().method("GET").path(path))
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}");
+        assert!(answer.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+    }
+    let answer = console
+        .send(warp::test::request().method("GET").path("/api/nope"))
+        .await;
+    assert_error(&answer, StatusCode::NOT_FOUND, "not_found");
+}

@@ -1,0 +1,16 @@
+//! `outpost-console`: the admin console and JSON API on HTTPS :8800, its state store, its
+//! audit log and the control socket for `outpostctl`. See ARCHITECTURE.md for the map.
+
+pub mod audit;
+pub mod auth;
+pub mod certs;
+pub mod clock;
+pub mod config;
+pub mod control;
+pub mod http;
+pub mod lifecycle;
+pub mod state;
+pub mod store;
+
+/// The console's version, as reported by the API and the CLI.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,30 @@
+//! What the running console shares between the HTTPS server and the control socket.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::auth::Auth;
+use crate::certs::CertManager;
+use crate::store::Store;
+
+#[derive(Debug)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub auth: Arc<Auth>,
+    pub certs: Arc<CertManager>,
+    pub started: Instant,
+    pub started_at: i64,
+    /// The console's URL as printed (`https://HOST:PORT`).
+    pub base_url: String,
+}
+
+impl AppState {
+    pub fn uptime_seconds(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// The one-time setup link for a raw token.
+    pub fn setup_link(&self, token: &str) -> String {
+        format!("{}/setup?token={token}", self.base_url)
+    }
+}

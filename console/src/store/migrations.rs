@@ -1,0 +1,143 @@
+//! Numbered schema migrations. Each runs in its own transaction and records its number in
+//! `schema_version`; a database newer than this binary is refused, never downgraded.
+
+use rusqlite::{Connection, OptionalExtension};
+
+use super::StoreError;
+
+/// Migrations in order. Never edit one that has shipped: add the next number.
+const MIGRATIONS: &[(u32, &str)] = &[(
+    1,
+    r#"
+    CREATE TABLE admins (
+        id                  INTEGER PRIMARY KEY,
+        username            TEXT NOT NULL UNIQUE,
+        password_hash       TEXT NOT NULL,
+        created_at          INTEGER NOT NULL,
+        password_changed_at INTEGER NOT NULL
+    );
+    CREATE TABLE setup_tokens (
+        token_hash TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at    INTEGER
+    );
+    CREATE TABLE sessions (
+        id_hash      TEXT PRIMARY KEY,
+        admin_id     INTEGER NOT NULL REFERENCES admins(id) ON DELETE CASCADE,
+        csrf_token   TEXT NOT NULL,
+        source       TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL
+    );
+    CREATE INDEX sessions_expires ON sessions(expires_at);
+    CREATE TABLE audit_log (
+        id     INTEGER PRIMARY KEY AUTOINCREMENT,
+        at     INTEGER NOT NULL,
+        actor  TEXT NOT NULL,
+        action TEXT NOT NULL,
+        source TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    "#,
+)];
+
+/// The schema version this binary brings the database to.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+
+pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_version (
+             version    INTEGER PRIMARY KEY,
+             applied_at INTEGER NOT NULL
+         );",
+    )?;
+    let found = current_version(conn)?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::Downgrade {
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    for &(version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > found) {
+        let migrate = |conn: &mut Connection| -> rusqlite::Result<()> {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)",
+                (version, crate::clock::unix_now()),
+            )?;
+            tx.commit()
+        };
+        migrate(conn).map_err(|source| StoreError::Migration { version, source })?;
+        tracing::info!(version, "applied database migration");
+    }
+    Ok(())
+}
+
+pub(super) fn current_version(conn: &Connection) -> Result<u32, StoreError> {
+    let version: Option<u32> = conn
+        .query_row("SELECT MAX(version) FROM schema_version", [], |row| {
+            row.get(0)
+        })
+        .optional()?
+        .flatten();
+    Ok(version.unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn migrations_are_numbered_in_order_from_one() {
+        for (index, (version, _)) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(*version as usize, index + 1);
+        }
+    }
+
+    #[test]
+    fn fresh_database_reaches_the_latest_version_and_reopens_idempotently() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("console.db");
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_newer_database_is_refused_not_downgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("console.db");
+        drop(Store::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute(
+            "INSERT INTO schema_version (version, applied_at) VALUES (?1, 0)",
+            [SCHEMA_VERSION + 1],
+        )
+        .unwrap();
+        drop(conn);
+        match Store::open(&path) {
+            Err(StoreError::Downgrade { found, known }) => {
+                assert_eq!(found, SCHEMA_VERSION + 1);
+                assert_eq!(known, SCHEMA_VERSION);
+            }
+            other => panic!("expected a downgrade refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_file_is_in_wal_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("console.db")).unwrap();
+        let mode: String = store
+            .lock()
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+}

@@ -1,0 +1,264 @@
+// JSON client for the console API (docs/API.md).
+//
+// - every request is same-origin with the session cookie (`credentials: 'same-origin'`);
+// - bodies are JSON with `Content-Type: application/json`;
+// - every non-GET/HEAD request carries `X-CSRF-Token` once a token is known;
+// - every error answer `{"error":{"code","message"}}` becomes an `ApiError` whose
+//   `message` is the server's text, meant to be shown as is;
+// - a 401 from a route that needs a session calls the unauthorized handler
+//   (the app sends the user back to the login page).
+
+export const API_BASE = '/api/v1';
+
+export interface Session {
+  username: string;
+  csrf_token: string;
+  expires_at: string;
+}
+
+export interface Health {
+  status: string;
+  version: string;
+  uptime_seconds: number;
+}
+
+export interface SetupState {
+  admin_configured: boolean;
+  token_valid: boolean;
+}
+
+export interface TlsInfo {
+  subject: string;
+  issuer: string;
+  fingerprint_sha256: string;
+  not_before: string;
+  not_after: string;
+  self_signed: boolean;
+  dns_names: string[];
+  ip_addresses: string[];
+}
+
+export interface Status {
+  version: string;
+  uptime_seconds: number;
+  started_at: string;
+  tls: TlsInfo;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  source: string;
+  detail: string;
+}
+
+export interface AuditPage {
+  entries: AuditEntry[];
+  next_before: number | null;
+}
+
+export class ApiError extends Error {
+  /** HTTP status, or 0 when the console could not be reached at all. */
+  readonly status: number;
+  /** Stable machine-readable code from the error body (or a client-side one). */
+  readonly code: string;
+  /** Seconds from a `Retry-After` header (429), when present. */
+  readonly retryAfter: number | null;
+
+  constructor(status: number, code: string, message: string, retryAfter: number | null = null) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
+  }
+}
+
+let csrfToken: string | null = null;
+let unauthorizedHandler: (() => void) | null = null;
+
+export function setCsrfToken(token: string | null): void {
+  csrfToken = token;
+}
+
+export function getCsrfToken(): string | null {
+  return csrfToken;
+}
+
+/** Called on any 401 from a route that needs a session. */
+export function setUnauthorizedHandler(handler: (() => void) | null): void {
+  unauthorizedHandler = handler;
+}
+
+export interface RequestOptions {
+  /** Public routes (login, setup, health): a 401 there is an answer, not a lost session. */
+  public?: boolean;
+  signal?: AbortSignal;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD']);
+
+function parseRetryAfter(value: string | null): number | null {
+  if (value === null) return null;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number.parseInt(trimmed, 10);
+  // HTTP-date form.
+  const at = Date.parse(trimmed);
+  if (Number.isNaN(at)) return null;
+  return Math.max(0, Math.ceil((at - Date.now()) / 1000));
+}
+
+function fallbackMessage(status: number, statusText: string): string {
+  switch (status) {
+    case 401:
+      return 'Your session has ended. Please log in again.';
+    case 403:
+      return 'The console refused this request.';
+    case 404:
+      return 'The console does not know this request.';
+    case 413:
+      return 'The request is too large.';
+    case 429:
+      return 'Too many attempts. Please wait and try again.';
+    default:
+      if (status >= 500) return `The console failed to answer (HTTP ${status}).`;
+      return `The request failed (HTTP ${status}${statusText ? ` ${statusText}` : ''}).`;
+  }
+}
+
+async function readJson(response: Response): Promise<unknown> {
+  const text = await response.text();
+  if (text.trim() === '') return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function errorFromBody(body: unknown): { code: string; message: string } | null {
+  if (typeof body !== 'object' || body === null) return null;
+  const err = (body as { error?: unknown }).error;
+  if (typeof err !== 'object' || err === null) return null;
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  if (typeof message !== 'string' || message.trim() === '') return null;
+  return { code: typeof code === 'string' ? code : 'error', message };
+}
+
+export async function request<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  options: RequestOptions = {},
+): Promise<T> {
+  const upper = method.toUpperCase();
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (!SAFE_METHODS.has(upper) && csrfToken) headers['X-CSRF-Token'] = csrfToken;
+
+  let response: Response;
+  try {
+    response = await fetch(`${API_BASE}${path}`, {
+      method: upper,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+      cache: 'no-store',
+      signal: options.signal,
+    });
+  } catch (e) {
+    if (e instanceof DOMException && e.name === 'AbortError') throw e;
+    throw new ApiError(0, 'network', 'The console could not be reached. Check the connection and try again.');
+  }
+
+  const parsed = await readJson(response);
+
+  if (!response.ok) {
+    const fromBody = errorFromBody(parsed);
+    const error = new ApiError(
+      response.status,
+      fromBody?.code ?? `http_${response.status}`,
+      fromBody?.message ?? fallbackMessage(response.status, response.statusText),
+      parseRetryAfter(response.headers.get('Retry-After')),
+    );
+    if (response.status === 401 && !options.public) {
+      csrfToken = null;
+      unauthorizedHandler?.();
+    }
+    throw error;
+  }
+
+  if (parsed === undefined) {
+    throw new ApiError(response.status, 'bad_response', 'The console sent an answer that is not valid JSON.');
+  }
+  return parsed as T;
+}
+
+// ---- typed routes -------------------------------------------------------
+
+export const api = {
+  health: (signal?: AbortSignal) => request<Health>('GET', '/health', undefined, { public: true, signal }),
+
+  setupState: (token: string, signal?: AbortSignal) =>
+    request<SetupState>('GET', `/setup?token=${encodeURIComponent(token)}`, undefined, { public: true, signal }),
+
+  setup: (token: string, password: string) =>
+    request<{ ok: boolean }>('POST', '/setup', { token, password }, { public: true }),
+
+  async login(password: string): Promise<Session> {
+    const session = await request<Session>('POST', '/login', { password }, { public: true });
+    setCsrfToken(session.csrf_token);
+    return session;
+  },
+
+  /** The current session; `null` when there is none (401). */
+  async session(signal?: AbortSignal): Promise<Session | null> {
+    try {
+      const session = await request<Session>('GET', '/session', undefined, { public: true, signal });
+      setCsrfToken(session.csrf_token);
+      return session;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) {
+        setCsrfToken(null);
+        return null;
+      }
+      throw e;
+    }
+  },
+
+  async logout(): Promise<void> {
+    try {
+      await request<{ ok: boolean }>('POST', '/logout', undefined, { public: true });
+    } finally {
+      setCsrfToken(null);
+    }
+  },
+
+  status: (signal?: AbortSignal) => request<Status>('GET', '/status', undefined, { signal }),
+
+  tls: (signal?: AbortSignal) => request<TlsInfo>('GET', '/tls', undefined, { signal }),
+
+  uploadTls: (certificate_pem: string, private_key_pem: string) =>
+    request<TlsInfo>('PUT', '/tls', { certificate_pem, private_key_pem }),
+
+  audit(params: { limit?: number; before?: number | null } = {}, signal?: AbortSignal) {
+    const query = new URLSearchParams();
+    if (params.limit !== undefined) query.set('limit', String(params.limit));
+    if (params.before !== undefined && params.before !== null) query.set('before', String(params.before));
+    const qs = query.toString();
+    return request<AuditPage>('GET', `/audit${qs ? `?${qs}` : ''}`, undefined, { signal });
+  },
+};
+
+/** A message for any thrown value, for error banners. */
+export function errorMessage(e: unknown): string {
+  if (e instanceof ApiError) return e.message;
+  if (e instanceof Error && e.message) return e.message;
+  return 'Something went wrong.';
+}
+
+export function isAbort(e: unknown): boolean {
+  return e instanceof DOMException && e.name === 'AbortError';
+}

@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import {
+  daysUntil,
+  describeDaysLeft,
+  expiryLevel,
+  formatDate,
+  formatDateTime,
+  formatRelative,
+  formatUptime,
+} from './format';
+
+describe('formatUptime', () => {
+  it('formats days, hours and minutes', () => {
+    expect(formatUptime(3 * 86400 + 4 * 3600 + 5 * 60)).toBe('3d 4h 5m');
+    expect(formatUptime(3 * 86400 + 4 * 3600 + 5 * 60 + 59)).toBe('3d 4h 5m');
+    expect(formatUptime(86400)).toBe('1d 0h 0m');
+  });
+  it('drops leading zero units', () => {
+    expect(formatUptime(4 * 3600 + 5 * 60)).toBe('4h 5m');
+    expect(formatUptime(3600)).toBe('1h 0m');
+    expect(formatUptime(5 * 60 + 30)).toBe('5m');
+  });
+  it('shows seconds under a minute', () => {
+    expect(formatUptime(0)).toBe('0s');
+    expect(formatUptime(12)).toBe('12s');
+    expect(formatUptime(59.9)).toBe('59s');
+  });
+  it('guards against nonsense', () => {
+    expect(formatUptime(-1)).toBe('—');
+    expect(formatUptime(Number.NaN)).toBe('—');
+  });
+});
+
+describe('dates', () => {
+  it('formats RFC 3339 in UTC', () => {
+    expect(formatDateTime('2025-11-23T21:46:05Z')).toBe('2025-11-23 21:46:05 UTC');
+    expect(formatDateTime('2025-11-23T23:46:05+02:00')).toBe('2025-11-23 21:46:05 UTC');
+    expect(formatDateTime('2025-01-02T03:04:05.678Z')).toBe('2025-01-02 03:04:05 UTC');
+    expect(formatDate('2025-01-02T03:04:05Z')).toBe('2025-01-02');
+  });
+  it('returns unparsable input unchanged', () => {
+    expect(formatDateTime('not a date')).toBe('not a date');
+  });
+  it('counts whole days left', () => {
+    const now = new Date('2025-01-01T00:00:00Z');
+    expect(daysUntil('2025-01-31T00:00:00Z', now)).toBe(30);
+    expect(daysUntil('2025-01-30T23:59:59Z', now)).toBe(29);
+    expect(daysUntil('2024-12-31T00:00:00Z', now)).toBe(-1);
+    expect(daysUntil('garbage', now)).toBeNull();
+  });
+  it('describes days left and days since expiry', () => {
+    const now = new Date('2025-01-01T12:00:00Z');
+    expect(describeDaysLeft('2025-12-31T12:00:00Z', now)).toBe('364 days left');
+    expect(describeDaysLeft('2025-01-02T13:00:00Z', now)).toBe('1 day left');
+    expect(describeDaysLeft('2025-01-01T18:00:00Z', now)).toBe('expires within a day');
+    expect(describeDaysLeft('2025-01-01T11:53:00Z', now)).toBe('expired today');
+    expect(describeDaysLeft('2024-12-31T11:00:00Z', now)).toBe('expired 1 day ago');
+    expect(describeDaysLeft('2024-12-29T12:00:00Z', now)).toBe('expired 3 days ago');
+    expect(describeDaysLeft('nope', now)).toBeNull();
+  });
+  it('warns under 30 days and flags expired or not yet valid certificates', () => {
+    const now = new Date('2025-01-01T00:00:00Z');
+    expect(expiryLevel('2024-01-01T00:00:00Z', '2026-01-01T00:00:00Z', now)).toBe('ok');
+    expect(expiryLevel('2024-01-01T00:00:00Z', '2025-01-31T00:00:00Z', now)).toBe('ok');
+    expect(expiryLevel('2024-01-01T00:00:00Z', '2025-01-30T00:00:00Z', now)).toBe('warning');
+    expect(expiryLevel('2024-01-01T00:00:00Z', '2024-12-31T00:00:00Z', now)).toBe('expired');
+    expect(expiryLevel('2025-02-01T00:00:00Z', '2026-01-01T00:00:00Z', now)).toBe('not_yet_valid');
+  });
+  it('formats relative times', () => {
+    const now = new Date('2025-01-01T12:00:00Z');
+    expect(formatRelative('2025-01-01T11:59:50Z', now)).toBe('a few seconds ago');
+    expect(formatRelative('2025-01-01T11:55:00Z', now)).toBe('5 minutes ago');
+    expect(formatRelative('2025-01-01T09:00:00Z', now)).toBe('3 hours ago');
+    expect(formatRelative('2024-12-30T12:00:00Z', now)).toBe('2 days ago');
+    expect(formatRelative('2025-01-01T13:00:00Z', now)).toBe('in 1 hour');
+  });
+});
