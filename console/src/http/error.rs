@@ -30,7 +30,7 @@ pub enum ApiError {
     SetupTokenInvalid,
     #[error("{0}")]
     WeakPassword(String),
-    #[error("The certificate was refused: {0}. The current certificate stays in use.")]
+    #[error("{0} The current certificate stays in use.")]
     InvalidCertificate(String),
     #[error("{0}")]
     BadRequest(String),
@@ -132,7 +132,7 @@ impl From<AuthError> for ApiError {
 impl From<CertError> for ApiError {
     fn from(e: CertError) -> ApiError {
         if e.is_invalid_input() {
-            ApiError::InvalidCertificate(e.to_string())
+            ApiError::InvalidCertificate(capitalise(&e.to_string()))
         } else {
             ApiError::internal("certificate storage failed", &e)
         }
