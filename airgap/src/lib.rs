@@ -1,6 +1,18 @@
-//! `outpost-airgap`: the release format and the vendor's tool — keys, signed licenses and
-//! releases, channel indexes, airgap bundles and a reference api host. This crate holds
-//! only its entry point so far; the format arrives with its issue (see ARCHITECTURE.md).
+//! `outpost-airgap`: the release format and the vendor's tool. Keys, DSSE envelopes and
+//! the typed documents that travel from vendor to customer (license, release, channel
+//! index, key rotation). Pure library code here does no network I/O.
+
+pub mod channel;
+pub mod document;
+pub mod envelope;
+pub mod keys;
+pub mod license;
+pub mod release;
+pub mod rotation;
+
+pub use document::{open, seal, Document};
+pub use envelope::{Envelope, VerifyError};
+pub use keys::{PublicKey, SigningKey};
 
 /// The tool's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

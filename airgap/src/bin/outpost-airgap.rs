@@ -1,8 +1,8 @@
-//! `outpost-airgap` entry point.
+//! `outpost-airgap`: the vendor's tool. One function per subcommand.
 
 use clap::Parser;
 
-/// The Outpost vendor tool. Its subcommands arrive with the release format.
+/// The Outpost vendor tool.
 #[derive(Parser)]
 #[command(name = "outpost-airgap", version = outpost_airgap::VERSION)]
 struct Cli {}
