@@ -1,0 +1,3 @@
+//! The subcommands of `outpost-airgap`, one module each; `bin/outpost-airgap.rs` dispatches.
+
+pub mod release;

@@ -1,0 +1,1 @@
+//! `outpost-airgap serve`: the reference api host.

@@ -1,0 +1,1 @@
+//! The vendor directory that `channel publish` writes and `serve` reads.
