@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod control;
 pub mod http;
+pub mod license;
 pub mod lifecycle;
 pub mod state;
 pub mod store;

@@ -96,6 +96,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), LifecycleError> {
         store: store.clone(),
         auth: auth.clone(),
         certs: certs.clone(),
+        licenses: Arc::new(crate::license::Licenses::new(store.clone())),
         started,
         started_at: now,
         base_url: base_url(config.advertise_host.as_deref(), bound),

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use crate::auth::Auth;
 use crate::certs::CertManager;
+use crate::license::Licenses;
 use crate::store::Store;
 
 #[derive(Debug)]
@@ -12,6 +13,7 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub auth: Arc<Auth>,
     pub certs: Arc<CertManager>,
+    pub licenses: Arc<Licenses>,
     pub started: Instant,
     pub started_at: i64,
     /// The console's URL as printed (`https://HOST:PORT`).

@@ -41,6 +41,9 @@ pub enum Action {
     TlsGenerated,
     TlsReplaced,
     TlsRejected,
+    LicenseKeyPinned,
+    LicenseLoaded,
+    LicenseRejected,
 }
 
 impl Action {
@@ -56,6 +59,9 @@ impl Action {
             Action::TlsGenerated => "tls.generated",
             Action::TlsReplaced => "tls.replaced",
             Action::TlsRejected => "tls.rejected",
+            Action::LicenseKeyPinned => "license.key_pinned",
+            Action::LicenseLoaded => "license.loaded",
+            Action::LicenseRejected => "license.rejected",
         }
     }
 }

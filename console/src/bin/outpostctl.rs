@@ -31,13 +31,43 @@ enum Command {
     /// Issue a fresh one-time setup link to set a new admin password (ends all sessions
     /// when used; earlier links stop working).
     ResetPassword,
+    /// The vendor's license.
+    #[command(subcommand)]
+    License(LicenseCommand),
 }
+
+#[derive(Subcommand)]
+enum LicenseCommand {
+    /// Verify and load a license file. The first license pins the vendor's key: pass the
+    /// fingerprint the vendor gave you with --trust-key once you have compared it.
+    Load {
+        file: PathBuf,
+        /// The vendor key fingerprint you confirmed (first load only).
+        #[arg(long, value_name = "FINGERPRINT")]
+        trust_key: Option<String>,
+    },
+    /// Show the loaded license.
+    Show,
+}
+
+/// A license file is at most 64 KiB; anything much larger is not one.
+const MAX_LICENSE_FILE: u64 = 128 * 1024;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let request = match cli.command {
         Command::Status => Request::Status,
         Command::ResetPassword => Request::ResetPassword,
+        Command::License(LicenseCommand::Show) => Request::ShowLicense,
+        Command::License(LicenseCommand::Load { file, trust_key }) => {
+            match read_bounded(&file, MAX_LICENSE_FILE) {
+                Ok(license) => Request::LoadLicense { license, trust_key },
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -93,11 +123,72 @@ fn main() -> ExitCode {
             println!("It works once and expires in 24 h; earlier links no longer work.");
             ExitCode::SUCCESS
         }
+        Response::KeyConfirmationRequired {
+            fingerprint,
+            customer,
+            app_id,
+        } => {
+            eprintln!("This is the first license (customer {customer:?}, app {app_id}).");
+            eprintln!("It is signed by the vendor key with fingerprint:");
+            eprintln!("  {fingerprint}");
+            eprintln!("Compare it with the fingerprint your vendor gave you; if they match, run again with");
+            eprintln!("  --trust-key {fingerprint}");
+            ExitCode::from(3)
+        }
+        Response::License { license: None } => {
+            println!("No license is loaded.");
+            ExitCode::SUCCESS
+        }
+        Response::License {
+            license: Some(license),
+        } => {
+            println!("license id:       {}", license.license_id);
+            println!("customer:         {}", license.customer);
+            println!("app:              {}", license.app_id);
+            println!("channel:          {}", license.channel);
+            println!("expires:          {}", license.expires_at);
+            println!(
+                "airgap allowed:   {}",
+                if license.airgap { "yes" } else { "no" }
+            );
+            match license.max_nodes {
+                Some(n) => println!("max nodes:        {n}"),
+                None => println!("max nodes:        unlimited"),
+            }
+            if let Some(host) = &license.api_host {
+                println!("api host:         {host}");
+            }
+            if let Some(user) = &license.registry_username {
+                println!("registry user:    {user}");
+            }
+            for (key, value) in &license.entitlements {
+                println!("entitlement:      {key} = {value}");
+            }
+            println!("vendor key:       {}", license.vendor_key_fingerprint);
+            ExitCode::SUCCESS
+        }
         Response::Error { message } => {
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn read_bounded(path: &std::path::Path, limit: u64) -> Result<String, String> {
+    use std::io::Read;
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let mut text = String::new();
+    file.take(limit + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if text.len() as u64 > limit {
+        return Err(format!(
+            "{} is larger than {limit} bytes: not a license",
+            path.display()
+        ));
+    }
+    Ok(text)
 }
 
 fn human_duration(secs: u64) -> String {

@@ -14,6 +14,7 @@ use tokio::net::{UnixListener, UnixStream};
 
 use crate::audit::{Actor, Source};
 use crate::clock::{rfc3339, unix_now};
+use crate::license::{LicenseError, LoadedLicense};
 use crate::state::AppState;
 use protocol::{Request, Response, MAX_LINE_BYTES};
 
@@ -146,6 +147,41 @@ fn handle(state: &AppState, request: Request) -> Response {
                 }
             }
         },
+        Request::LoadLicense { license, trust_key } => {
+            match state.licenses.load(
+                &license,
+                trust_key.as_deref(),
+                &Actor::LocalRoot,
+                &Source::Local,
+                unix_now(),
+            ) {
+                Ok(loaded) => Response::License {
+                    license: Some(license_view(loaded)),
+                },
+                Err(LicenseError::KeyConfirmationRequired { fingerprint }) => {
+                    match state.licenses.inspect(&license) {
+                        Ok(claims) => Response::KeyConfirmationRequired {
+                            fingerprint,
+                            customer: claims.customer,
+                            app_id: claims.app_id,
+                        },
+                        Err(e) => failure("license load", &e),
+                    }
+                }
+                Err(e @ (LicenseError::Store(_) | LicenseError::StoredInvalid(_))) => {
+                    failure("license load", &e)
+                }
+                Err(refused) => Response::Error {
+                    message: refused.to_string(),
+                },
+            }
+        }
+        Request::ShowLicense => match state.licenses.current() {
+            Ok(current) => Response::License {
+                license: current.map(license_view),
+            },
+            Err(e) => failure("license show", &e),
+        },
         Request::ResetPassword => {
             match state
                 .auth
@@ -162,6 +198,30 @@ fn handle(state: &AppState, request: Request) -> Response {
                 }
             }
         }
+    }
+}
+
+fn failure(what: &str, cause: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %cause, "control socket: {what} failed");
+    Response::Error {
+        message: format!("{what} failed inside the console; see its log"),
+    }
+}
+
+fn license_view(loaded: LoadedLicense) -> protocol::License {
+    let l = loaded.license;
+    protocol::License {
+        license_id: l.license_id,
+        customer: l.customer,
+        app_id: l.app_id,
+        channel: l.channel,
+        expires_at: rfc3339(l.expires_at.unix_timestamp()),
+        entitlements: l.entitlements,
+        airgap: l.airgap,
+        max_nodes: l.max_nodes,
+        api_host: l.api_host,
+        registry_username: l.registry.map(|r| r.username),
+        vendor_key_fingerprint: loaded.fingerprint,
     }
 }
 

@@ -3,21 +3,39 @@
 use serde::{Deserialize, Serialize};
 
 /// Largest request or response line accepted.
-pub const MAX_LINE_BYTES: usize = 64 * 1024;
+pub const MAX_LINE_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Request {
     Status,
     ResetPassword,
+    LoadLicense {
+        license: String,
+        trust_key: Option<String>,
+    },
+    ShowLicense,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Response {
     Status(Status),
-    SetupLink { url: String },
-    Error { message: String },
+    SetupLink {
+        url: String,
+    },
+    /// The first license: the admin must confirm this fingerprint (`--trust-key`).
+    KeyConfirmationRequired {
+        fingerprint: String,
+        customer: String,
+        app_id: String,
+    },
+    License {
+        license: Option<License>,
+    },
+    Error {
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,4 +48,20 @@ pub struct Status {
     pub tls_subject: String,
     pub tls_fingerprint_sha256: String,
     pub tls_not_after: String,
+}
+
+/// A loaded license as `outpostctl` shows it (never the registry password).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct License {
+    pub license_id: String,
+    pub customer: String,
+    pub app_id: String,
+    pub channel: String,
+    pub expires_at: String,
+    pub entitlements: std::collections::BTreeMap<String, String>,
+    pub airgap: bool,
+    pub max_nodes: Option<u32>,
+    pub api_host: Option<String>,
+    pub registry_username: Option<String>,
+    pub vendor_key_fingerprint: String,
 }

@@ -139,3 +139,95 @@ impl From<AuditRecord> for AuditEntry {
         }
     }
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenseInspectRequest {
+    pub license: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenseLoadRequest {
+    pub license: String,
+    #[serde(default)]
+    pub trust_key: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LicenseInspection {
+    pub fingerprint: String,
+    pub key_pinned: bool,
+    pub matches_pinned: bool,
+    pub claims: LicenseClaims,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LicenseClaims {
+    pub license_id: String,
+    pub customer: String,
+    pub app_id: String,
+    pub channel: String,
+    pub expires_at: String,
+}
+
+impl From<crate::license::Inspection> for LicenseInspection {
+    fn from(i: crate::license::Inspection) -> LicenseInspection {
+        LicenseInspection {
+            fingerprint: i.fingerprint,
+            key_pinned: i.key_pinned,
+            matches_pinned: i.matches_pinned,
+            claims: LicenseClaims {
+                license_id: i.license_id,
+                customer: i.customer,
+                app_id: i.app_id,
+                channel: i.channel,
+                expires_at: rfc3339(i.expires_at.unix_timestamp()),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct CurrentLicense {
+    pub license: Option<License>,
+}
+
+/// A loaded license as the API shows it: never the registry password.
+#[derive(Debug, Serialize)]
+pub struct License {
+    pub license_id: String,
+    pub customer: String,
+    pub app_id: String,
+    pub channel: String,
+    pub issued_at: String,
+    pub expires_at: String,
+    pub entitlements: std::collections::BTreeMap<String, String>,
+    pub airgap: bool,
+    pub max_nodes: Option<u32>,
+    pub api_host: Option<String>,
+    pub registry_username: Option<String>,
+    pub vendor_key_fingerprint: String,
+    pub loaded_at: String,
+}
+
+impl From<crate::license::LoadedLicense> for License {
+    fn from(loaded: crate::license::LoadedLicense) -> License {
+        let l = loaded.license;
+        License {
+            license_id: l.license_id,
+            customer: l.customer,
+            app_id: l.app_id,
+            channel: l.channel,
+            issued_at: rfc3339(l.issued_at.unix_timestamp()),
+            expires_at: rfc3339(l.expires_at.unix_timestamp()),
+            entitlements: l.entitlements,
+            airgap: l.airgap,
+            max_nodes: l.max_nodes,
+            api_host: l.api_host,
+            registry_username: l.registry.map(|r| r.username),
+            vendor_key_fingerprint: loaded.fingerprint,
+            loaded_at: rfc3339(loaded.loaded_at),
+        }
+    }
+}

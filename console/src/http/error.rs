@@ -11,6 +11,7 @@ use warp::{Rejection, Reply};
 use super::api::{ErrorBody, ErrorDetail};
 use crate::auth::AuthError;
 use crate::certs::CertError;
+use crate::license::LicenseError;
 use crate::store::StoreError;
 
 /// Everything an API call can answer besides success.
@@ -32,6 +33,18 @@ pub enum ApiError {
     WeakPassword(String),
     #[error("{0} The current certificate stays in use.")]
     InvalidCertificate(String),
+    #[error("{0}")]
+    LicenseInvalid(String),
+    #[error("{0}")]
+    LicenseWrongKey(String),
+    #[error("{0}")]
+    LicenseExpired(String),
+    #[error("{0}")]
+    LicenseOtherApp(String),
+    #[error("{0}")]
+    KeyConfirmationRequired(String),
+    #[error("{0}")]
+    TrustKeyMismatch(String),
     #[error("{0}")]
     BadRequest(String),
     #[error("There is no such API route.")]
@@ -62,6 +75,14 @@ impl ApiError {
             ApiError::SetupTokenInvalid => (StatusCode::FORBIDDEN, "setup_token_invalid"),
             ApiError::WeakPassword(_) => (StatusCode::BAD_REQUEST, "weak_password"),
             ApiError::InvalidCertificate(_) => (StatusCode::BAD_REQUEST, "invalid_certificate"),
+            ApiError::LicenseInvalid(_) => (StatusCode::BAD_REQUEST, "license_invalid"),
+            ApiError::LicenseWrongKey(_) => (StatusCode::FORBIDDEN, "license_wrong_key"),
+            ApiError::LicenseExpired(_) => (StatusCode::BAD_REQUEST, "license_expired"),
+            ApiError::LicenseOtherApp(_) => (StatusCode::CONFLICT, "license_other_app"),
+            ApiError::KeyConfirmationRequired(_) => {
+                (StatusCode::CONFLICT, "key_confirmation_required")
+            }
+            ApiError::TrustKeyMismatch(_) => (StatusCode::BAD_REQUEST, "trust_key_mismatch"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
@@ -139,6 +160,26 @@ impl From<CertError> for ApiError {
     }
 }
 
+impl From<LicenseError> for ApiError {
+    fn from(e: LicenseError) -> ApiError {
+        let message = capitalise(&e.to_string());
+        match e {
+            LicenseError::Invalid(_) => ApiError::LicenseInvalid(message),
+            LicenseError::WrongKey { .. } => ApiError::LicenseWrongKey(message),
+            LicenseError::Expired { .. } => ApiError::LicenseExpired(message),
+            LicenseError::OtherApp { .. } => ApiError::LicenseOtherApp(message),
+            LicenseError::KeyConfirmationRequired { .. } => {
+                ApiError::KeyConfirmationRequired(message)
+            }
+            LicenseError::TrustKeyMismatch { .. } => ApiError::TrustKeyMismatch(message),
+            LicenseError::StoredInvalid(cause) => {
+                ApiError::internal("the stored license does not verify", &cause)
+            }
+            LicenseError::Store(e) => e.into(),
+        }
+    }
+}
+
 fn capitalise(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
@@ -191,6 +232,12 @@ fn clone_for_reply(error: &ApiError) -> ApiError {
         ApiError::SetupTokenInvalid => ApiError::SetupTokenInvalid,
         ApiError::WeakPassword(m) => ApiError::WeakPassword(m.clone()),
         ApiError::InvalidCertificate(m) => ApiError::InvalidCertificate(m.clone()),
+        ApiError::LicenseInvalid(m) => ApiError::LicenseInvalid(m.clone()),
+        ApiError::LicenseWrongKey(m) => ApiError::LicenseWrongKey(m.clone()),
+        ApiError::LicenseExpired(m) => ApiError::LicenseExpired(m.clone()),
+        ApiError::LicenseOtherApp(m) => ApiError::LicenseOtherApp(m.clone()),
+        ApiError::KeyConfirmationRequired(m) => ApiError::KeyConfirmationRequired(m.clone()),
+        ApiError::TrustKeyMismatch(m) => ApiError::TrustKeyMismatch(m.clone()),
         ApiError::BadRequest(m) => ApiError::BadRequest(m.clone()),
         ApiError::NotFound => ApiError::NotFound,
         ApiError::MethodNotAllowed => ApiError::MethodNotAllowed,

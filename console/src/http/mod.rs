@@ -7,6 +7,7 @@ mod audit_log;
 mod error;
 mod filters;
 mod health;
+mod license;
 mod session;
 mod status;
 pub mod tls;
@@ -60,6 +61,9 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/api/v1/status", Access::Admin),
     route("GET", "/api/v1/tls", Access::Admin),
     route("PUT", "/api/v1/tls", Access::Admin),
+    route("POST", "/api/v1/license/inspect", Access::Admin),
+    route("POST", "/api/v1/license", Access::Admin),
+    route("GET", "/api/v1/license", Access::Admin),
     route("GET", "/api/v1/audit", Access::Admin),
 ];
 
@@ -99,6 +103,8 @@ pub fn routes(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
         .or(status::routes(state.clone()))
         .unify()
         .or(audit_log::routes(state.clone()))
+        .unify()
+        .or(license::routes(state.clone()))
         .unify();
     let guarded = filters::admin_session(state.clone())
         .and(admin_routes)

@@ -37,8 +37,9 @@ fn console() -> Console {
     let (certs, _) = CertManager::load_or_generate(dir.path(), &names, unix_now()).unwrap();
     let state = Arc::new(AppState {
         store: store.clone(),
-        auth: Arc::new(Auth::new(store, SessionPolicy::default())),
+        auth: Arc::new(Auth::new(store.clone(), SessionPolicy::default())),
         certs: Arc::new(certs),
+        licenses: Arc::new(crate::license::Licenses::new(store.clone())),
         started: Instant::now(),
         started_at: unix_now(),
         base_url: "https://console.test:8800".into(),
@@ -484,4 +485,93 @@ async fn the_ui_is_served_with_spa_fallback_but_api_paths_never_fall_through() {
         .send(warp::test::request().method("GET").path("/api/nope"))
         .await;
     assert_error(&answer, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn the_license_flow_confirms_the_key_once_and_never_shows_the_password() {
+    use outpost_airgap::license::{License, RegistryCredentials};
+    use outpost_airgap::{seal, SigningKey};
+
+    let console = console();
+    let (cookie, csrf) = console.login().await;
+    let key = SigningKey::generate();
+    let now = time::OffsetDateTime::now_utc();
+    let license = License {
+        schema: 1,
+        license_id: "lic-1".into(),
+        customer: "Example Corp".into(),
+        app_id: "sample-app".into(),
+        channel: "stable".into(),
+        issued_at: now - time::Duration::days(1),
+        expires_at: now + time::Duration::days(90),
+        entitlements: [("seats".to_owned(), "5".to_owned())].into(),
+        airgap: false,
+        max_nodes: Some(3),
+        api_host: None,
+        registry: Some(RegistryCredentials {
+            username: "pull-user".into(),
+            password: "pull-secret-password".into(),
+        }),
+        vendor_key: key.public().to_base64(),
+    };
+    let text = String::from_utf8(seal(&license, &key).to_bytes()).unwrap();
+    let post = |path: &str, body: Value| {
+        warp::test::request()
+            .method("POST")
+            .path(path)
+            .header("cookie", &cookie)
+            .header(CSRF_HEADER, &csrf)
+            .json(&body)
+    };
+
+    let inspected = console
+        .send(post("/api/v1/license/inspect", json!({"license": text})))
+        .await;
+    assert_eq!(inspected.status, StatusCode::OK);
+    assert_eq!(inspected.body["fingerprint"], key.public().keyid());
+    assert_eq!(inspected.body["key_pinned"], false);
+    assert_eq!(inspected.body["claims"]["customer"], "Example Corp");
+
+    let unconfirmed = console
+        .send(post("/api/v1/license", json!({"license": text})))
+        .await;
+    assert_error(
+        &unconfirmed,
+        StatusCode::CONFLICT,
+        "key_confirmation_required",
+    );
+    let empty = console
+        .send(request("GET", "/api/v1/license").header("cookie", &cookie))
+        .await;
+    assert_eq!(empty.body, json!({"license": null}));
+
+    let loaded = console
+        .send(post(
+            "/api/v1/license",
+            json!({"license": text, "trust_key": key.public().keyid()}),
+        ))
+        .await;
+    assert_eq!(loaded.status, StatusCode::OK, "{:?}", loaded.body);
+    assert_eq!(loaded.body["registry_username"], "pull-user");
+    let current = console
+        .send(request("GET", "/api/v1/license").header("cookie", &cookie))
+        .await;
+    assert_eq!(current.body["license"]["max_nodes"], 3);
+    assert_eq!(current.body["license"]["entitlements"]["seats"], "5");
+    for answer in [&loaded, &current, &inspected] {
+        assert!(!answer.body.to_string().contains("pull-secret-password"));
+    }
+
+    let other = SigningKey::generate();
+    let mut foreign = license.clone();
+    foreign.vendor_key = other.public().to_base64();
+    let foreign = String::from_utf8(seal(&foreign, &other).to_bytes()).unwrap();
+    let refused = console
+        .send(post("/api/v1/license", json!({"license": foreign})))
+        .await;
+    assert_error(&refused, StatusCode::FORBIDDEN, "license_wrong_key");
+    let garbage = console
+        .send(post("/api/v1/license", json!({"license": "garbage"})))
+        .await;
+    assert_error(&garbage, StatusCode::BAD_REQUEST, "license_invalid");
 }

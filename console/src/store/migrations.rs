@@ -6,9 +6,10 @@ use rusqlite::{Connection, OptionalExtension};
 use super::StoreError;
 
 /// Migrations in order. Never edit one that has shipped: add the next number.
-const MIGRATIONS: &[(u32, &str)] = &[(
-    1,
-    r#"
+const MIGRATIONS: &[(u32, &str)] = &[
+    (
+        1,
+        r#"
     CREATE TABLE admins (
         id                  INTEGER PRIMARY KEY,
         username            TEXT NOT NULL UNIQUE,
@@ -41,7 +42,26 @@ const MIGRATIONS: &[(u32, &str)] = &[(
         detail TEXT NOT NULL
     );
     "#,
-)];
+    ),
+    (
+        2,
+        r#"
+    CREATE TABLE vendor_keys (
+        keyid      TEXT PRIMARY KEY,
+        public_key TEXT NOT NULL,
+        pinned_at  INTEGER NOT NULL
+    );
+    CREATE TABLE licenses (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        license_id TEXT NOT NULL,
+        app_id     TEXT NOT NULL,
+        keyid      TEXT NOT NULL REFERENCES vendor_keys(keyid),
+        envelope   TEXT NOT NULL,
+        loaded_at  INTEGER NOT NULL
+    );
+    "#,
+    ),
+];
 
 /// The schema version this binary brings the database to.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0;

@@ -5,6 +5,7 @@
 
 mod admins;
 mod audit;
+mod license;
 mod migrations;
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use rusqlite::Connection;
 
 pub use admins::{AdminRecord, Redeemed, SessionRecord};
 pub use audit::AuditRecord;
+pub use license::{LicenseRecord, VendorKeyRecord};
 pub use migrations::SCHEMA_VERSION;
 
 /// Errors from the store. The path or version a reader needs travels with each one.

@@ -1,0 +1,305 @@
+//! Loading the vendor's license: verify it against the pinned vendor key — pinning the
+//! key on the first load, once the admin has confirmed its fingerprint — and refuse a
+//! wrong-key, expired, tampered or other-app license with nothing changed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use outpost_airgap::document::{open_envelope, parse_payload, Document};
+use outpost_airgap::license::License;
+use outpost_airgap::{Envelope, PublicKey, VerifyError};
+use time::OffsetDateTime;
+
+use crate::audit::{self, Action, Actor, Source};
+use crate::store::{LicenseRecord, Store, StoreError, VendorKeyRecord};
+
+/// Why a license was not loaded. Every variant leaves the store as it was.
+#[derive(Debug, thiserror::Error)]
+pub enum LicenseError {
+    #[error("the license is not valid: {0}")]
+    Invalid(VerifyError),
+    #[error("the license is signed by key {found}, not by the pinned vendor key {pinned}")]
+    WrongKey { pinned: String, found: String },
+    #[error("the license expired at {at}")]
+    Expired { at: String },
+    #[error("a license for app {loaded} is loaded; this one is for app {offered}")]
+    OtherApp { loaded: String, offered: String },
+    #[error(
+        "this is the first license: confirm the vendor key fingerprint {fingerprint} to pin it"
+    )]
+    KeyConfirmationRequired { fingerprint: String },
+    #[error("the confirmed fingerprint {given} is not this license's key {actual}")]
+    TrustKeyMismatch { given: String, actual: String },
+    #[error("the stored license can no longer be verified: {0}")]
+    StoredInvalid(VerifyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a license file claims, before it is trusted (for the confirmation dialog).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspection {
+    pub fingerprint: String,
+    pub key_pinned: bool,
+    pub matches_pinned: bool,
+    pub license_id: String,
+    pub customer: String,
+    pub app_id: String,
+    pub channel: String,
+    pub expires_at: OffsetDateTime,
+}
+
+/// A verified, loaded license.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedLicense {
+    pub license: License,
+    pub fingerprint: String,
+    pub loaded_at: i64,
+}
+
+impl LoadedLicense {
+    pub fn entitlements(&self) -> &BTreeMap<String, String> {
+        &self.license.entitlements
+    }
+}
+
+/// The license service. Blocking (SQLite): async callers use the blocking pool.
+#[derive(Debug)]
+pub struct Licenses {
+    store: Arc<Store>,
+}
+
+/// What an unverified envelope says about itself.
+struct Claimed {
+    envelope: Envelope,
+    license: License,
+    key: PublicKey,
+}
+
+impl Licenses {
+    pub fn new(store: Arc<Store>) -> Licenses {
+        Licenses { store }
+    }
+
+    /// Reads what the file claims and how it relates to the pinned key. Stores nothing.
+    pub fn inspect(&self, text: &str) -> Result<Inspection, LicenseError> {
+        let claimed = claim(text)?;
+        let pinned = self.store.vendor_key()?;
+        let fingerprint = claimed.key.keyid();
+        Ok(Inspection {
+            key_pinned: pinned.is_some(),
+            matches_pinned: pinned.is_some_and(|p| p.keyid == fingerprint),
+            fingerprint,
+            license_id: claimed.license.license_id,
+            customer: claimed.license.customer,
+            app_id: claimed.license.app_id,
+            channel: claimed.license.channel,
+            expires_at: claimed.license.expires_at,
+        })
+    }
+
+    /// Verifies and stores a license; audits the outcome either way.
+    pub fn load(
+        &self,
+        text: &str,
+        trust_key: Option<&str>,
+        actor: &Actor,
+        source: &Source,
+        now: i64,
+    ) -> Result<LoadedLicense, LicenseError> {
+        match self.try_load(text, trust_key, actor, source, now) {
+            Ok(loaded) => Ok(loaded),
+            Err(error @ LicenseError::Store(_)) => Err(error),
+            Err(LicenseError::KeyConfirmationRequired { fingerprint }) => {
+                Err(LicenseError::KeyConfirmationRequired { fingerprint })
+            }
+            Err(error) => {
+                audit::record(
+                    &self.store,
+                    actor,
+                    Action::LicenseRejected,
+                    source,
+                    &error.to_string(),
+                )?;
+                Err(error)
+            }
+        }
+    }
+
+    fn try_load(
+        &self,
+        text: &str,
+        trust_key: Option<&str>,
+        actor: &Actor,
+        source: &Source,
+        now: i64,
+    ) -> Result<LoadedLicense, LicenseError> {
+        let claimed = claim(text)?;
+        let fingerprint = claimed.key.keyid();
+        let pinned = self.store.vendor_key()?;
+        let (key, pin) = match &pinned {
+            Some(pinned) => {
+                if pinned.keyid != fingerprint {
+                    return Err(LicenseError::WrongKey {
+                        pinned: pinned.keyid.clone(),
+                        found: fingerprint,
+                    });
+                }
+                let key = PublicKey::from_base64(&pinned.public_key, "the pinned vendor key")
+                    .map_err(|e| LicenseError::Invalid(VerifyError::Malformed(e.to_string())))?;
+                (key, None)
+            }
+            None => match trust_key {
+                None => return Err(LicenseError::KeyConfirmationRequired { fingerprint }),
+                Some(given) if normalise_fingerprint(given) != fingerprint => {
+                    return Err(LicenseError::TrustKeyMismatch {
+                        given: given.to_owned(),
+                        actual: fingerprint,
+                    })
+                }
+                Some(_) => {
+                    let pin = VendorKeyRecord {
+                        keyid: fingerprint.clone(),
+                        public_key: claimed.key.to_base64(),
+                        pinned_at: now,
+                    };
+                    (claimed.key.clone(), Some(pin))
+                }
+            },
+        };
+        let license = verify(&claimed.envelope, &key, &fingerprint, now)?;
+        if let Some(current) = self.store.current_license()? {
+            if current.app_id != license.app_id {
+                return Err(LicenseError::OtherApp {
+                    loaded: current.app_id,
+                    offered: license.app_id,
+                });
+            }
+        }
+        self.store.save_license(
+            pin.as_ref(),
+            &LicenseRecord {
+                license_id: license.license_id.clone(),
+                app_id: license.app_id.clone(),
+                keyid: fingerprint.clone(),
+                envelope: text.to_owned(),
+                loaded_at: now,
+            },
+        )?;
+        if pin.is_some() {
+            audit::record(
+                &self.store,
+                actor,
+                Action::LicenseKeyPinned,
+                source,
+                &format!(
+                    "vendor key {fingerprint} pinned after the admin confirmed its fingerprint"
+                ),
+            )?;
+        }
+        audit::record(
+            &self.store,
+            actor,
+            Action::LicenseLoaded,
+            source,
+            &format!(
+                "license {} for {} (app {}, channel {}) loaded, expires {}",
+                license.license_id,
+                license.customer,
+                license.app_id,
+                license.channel,
+                crate::clock::rfc3339(license.expires_at.unix_timestamp())
+            ),
+        )?;
+        Ok(LoadedLicense {
+            license,
+            fingerprint,
+            loaded_at: now,
+        })
+    }
+
+    /// The current license, re-verified against the pinned key. Expiry is not checked
+    /// here: an expired license is still shown (with its date) for the admin to replace.
+    pub fn current(&self) -> Result<Option<LoadedLicense>, LicenseError> {
+        let Some(record) = self.store.current_license()? else {
+            return Ok(None);
+        };
+        let Some(pinned) = self.store.vendor_key()? else {
+            return Err(LicenseError::StoredInvalid(VerifyError::Malformed(
+                "a license is stored but no vendor key is pinned".into(),
+            )));
+        };
+        let key = PublicKey::from_base64(&pinned.public_key, "the pinned vendor key")
+            .map_err(|e| LicenseError::StoredInvalid(VerifyError::Malformed(e.to_string())))?;
+        let envelope = Envelope::parse(
+            record.envelope.as_bytes(),
+            License::KIND,
+            License::MAX_ENVELOPE_BYTES,
+        )
+        .map_err(LicenseError::StoredInvalid)?;
+        let payload = envelope
+            .verify(License::PAYLOAD_TYPE, &key)
+            .map_err(LicenseError::StoredInvalid)?;
+        let license = parse_payload::<License>(&payload).map_err(LicenseError::StoredInvalid)?;
+        Ok(Some(LoadedLicense {
+            license,
+            fingerprint: pinned.keyid,
+            loaded_at: record.loaded_at,
+        }))
+    }
+}
+
+/// Parses the envelope and the claimed key, without trusting either.
+fn claim(text: &str) -> Result<Claimed, LicenseError> {
+    let envelope = Envelope::parse(text.as_bytes(), License::KIND, License::MAX_ENVELOPE_BYTES)
+        .map_err(LicenseError::Invalid)?;
+    if envelope.payload_type != License::PAYLOAD_TYPE {
+        return Err(LicenseError::Invalid(VerifyError::WrongPayloadType {
+            expected: License::PAYLOAD_TYPE.to_owned(),
+            found: envelope.payload_type,
+        }));
+    }
+    let payload = envelope
+        .payload_unverified()
+        .map_err(LicenseError::Invalid)?;
+    let license = parse_payload::<License>(&payload).map_err(LicenseError::Invalid)?;
+    let key = PublicKey::from_base64(&license.vendor_key, "vendor_key").map_err(|e| {
+        LicenseError::Invalid(VerifyError::InvalidPayload {
+            kind: License::KIND,
+            reason: e.to_string(),
+        })
+    })?;
+    Ok(Claimed {
+        envelope,
+        license,
+        key,
+    })
+}
+
+fn verify(
+    envelope: &Envelope,
+    key: &PublicKey,
+    fingerprint: &str,
+    now: i64,
+) -> Result<License, LicenseError> {
+    let now = OffsetDateTime::from_unix_timestamp(now).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    open_envelope::<License>(envelope, key, now).map_err(|e| match e {
+        VerifyError::Expired { at, .. } => LicenseError::Expired { at },
+        VerifyError::UnknownKey { found, .. } => LicenseError::WrongKey {
+            pinned: fingerprint.to_owned(),
+            found: found.join(", "),
+        },
+        other => LicenseError::Invalid(other),
+    })
+}
+
+/// Accepts a fingerprint as hex with any case, colons or spaces.
+fn normalise_fingerprint(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii_hexdigit())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,214 @@
+//! License loading on an in-memory store with real keys and real signatures.
+
+use std::collections::BTreeMap;
+
+use outpost_airgap::license::License;
+use outpost_airgap::{seal, SigningKey};
+use time::OffsetDateTime;
+
+use super::*;
+
+const NOW: i64 = 1_800_000_000;
+
+fn license(key: &SigningKey, app: &str, expires_in_days: i64) -> License {
+    let now = OffsetDateTime::from_unix_timestamp(NOW).unwrap();
+    License {
+        schema: 1,
+        license_id: format!("lic-{app}"),
+        customer: "Example Corp".into(),
+        app_id: app.into(),
+        channel: "stable".into(),
+        issued_at: now - time::Duration::days(30),
+        expires_at: now + time::Duration::days(expires_in_days),
+        entitlements: BTreeMap::from([("seats".to_owned(), "10".to_owned())]),
+        airgap: true,
+        max_nodes: Some(3),
+        api_host: Some("https://api.vendor.example".into()),
+        registry: Some(outpost_airgap::license::RegistryCredentials {
+            username: "customer".into(),
+            password: "registry-secret".into(),
+        }),
+        vendor_key: key.public().to_base64(),
+    }
+}
+
+fn file(license: &License, key: &SigningKey) -> String {
+    String::from_utf8(seal(license, key).to_bytes()).unwrap()
+}
+
+fn service() -> (Arc<Store>, Licenses) {
+    let store = Arc::new(Store::open_in_memory().unwrap());
+    (store.clone(), Licenses::new(store))
+}
+
+fn load(
+    service: &Licenses,
+    text: &str,
+    trust: Option<&str>,
+) -> Result<LoadedLicense, LicenseError> {
+    service.load(
+        text,
+        trust,
+        &Actor::Admin("admin".into()),
+        &Source::Local,
+        NOW,
+    )
+}
+
+/// The state a rejection must leave as it was.
+fn state(store: &Store) -> (Option<VendorKeyRecord>, Option<LicenseRecord>) {
+    (
+        store.vendor_key().unwrap(),
+        store.current_license().unwrap(),
+    )
+}
+
+#[test]
+fn the_first_license_needs_its_fingerprint_confirmed_then_pins_the_key() {
+    let (store, service) = service();
+    let key = SigningKey::generate();
+    let text = file(&license(&key, "app", 30), &key);
+
+    let inspection = service.inspect(&text).unwrap();
+    assert_eq!(inspection.fingerprint, key.public().keyid());
+    assert!(!inspection.key_pinned);
+    assert_eq!(inspection.customer, "Example Corp");
+
+    match load(&service, &text, None) {
+        Err(LicenseError::KeyConfirmationRequired { fingerprint }) => {
+            assert_eq!(fingerprint, key.public().keyid())
+        }
+        other => panic!("expected a confirmation request, got {other:?}"),
+    }
+    assert!(matches!(
+        load(&service, &text, Some(&"0".repeat(64))),
+        Err(LicenseError::TrustKeyMismatch { .. })
+    ));
+    assert_eq!(state(&store), (None, None));
+
+    // Fingerprints are accepted in upper case with separators, as people copy them.
+    let shown: String = key
+        .public()
+        .keyid()
+        .to_uppercase()
+        .as_bytes()
+        .chunks(4)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join(":");
+    let loaded = load(&service, &text, Some(&shown)).unwrap();
+    assert_eq!(loaded.license.app_id, "app");
+    assert_eq!(
+        store.vendor_key().unwrap().unwrap().keyid,
+        key.public().keyid()
+    );
+    assert_eq!(service.current().unwrap().unwrap().license, loaded.license);
+    let inspection = service.inspect(&text).unwrap();
+    assert!(inspection.key_pinned && inspection.matches_pinned);
+
+    let actions: Vec<String> = store
+        .audit_page(None, 10)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.action)
+        .collect();
+    // The mismatched confirmation was refused and audited; the right one pinned and loaded.
+    assert_eq!(
+        actions,
+        ["license.loaded", "license.key_pinned", "license.rejected"]
+    );
+}
+
+#[test]
+fn after_pinning_other_keys_expired_tampered_and_other_app_licenses_change_nothing() {
+    let (store, service) = service();
+    let key = SigningKey::generate();
+    load(
+        &service,
+        &file(&license(&key, "app", 30), &key),
+        Some(&key.public().keyid()),
+    )
+    .unwrap();
+    let before = state(&store);
+
+    let other = SigningKey::generate();
+    let foreign = file(&license(&other, "app", 30), &other);
+    assert!(matches!(
+        load(&service, &foreign, Some(&other.public().keyid())),
+        Err(LicenseError::WrongKey { .. })
+    ));
+
+    // Claims the pinned key but is signed by another one.
+    let mut impostor = license(&other, "app", 30);
+    impostor.vendor_key = key.public().to_base64();
+    assert!(matches!(
+        load(&service, &file(&impostor, &other), None),
+        Err(LicenseError::WrongKey { .. })
+    ));
+
+    assert!(matches!(
+        load(&service, &file(&license(&key, "app", -1), &key), None),
+        Err(LicenseError::Expired { .. })
+    ));
+
+    let mut envelope = seal(&license(&key, "app", 30), &key);
+    let mut tampered = license(&key, "app", 3650);
+    tampered.max_nodes = Some(1000);
+    envelope.payload = base64_of(&serde_json::to_vec(&tampered).unwrap());
+    let tampered = String::from_utf8(envelope.to_bytes()).unwrap();
+    match load(&service, &tampered, None) {
+        Err(LicenseError::Invalid(VerifyError::BadSignature { .. })) => {}
+        other => panic!("expected a bad signature, got {other:?}"),
+    }
+
+    assert!(matches!(
+        load(&service, &file(&license(&key, "other-app", 30), &key), None),
+        Err(LicenseError::OtherApp { .. })
+    ));
+    assert!(matches!(
+        load(&service, "{not json", None),
+        Err(LicenseError::Invalid(VerifyError::Malformed(_)))
+    ));
+
+    assert_eq!(
+        state(&store),
+        before,
+        "no rejection changed the license or the key"
+    );
+    let rejected = store
+        .audit_page(None, 50)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action == "license.rejected")
+        .count();
+    assert_eq!(rejected, 6);
+    let log = format!("{:?}", store.audit_page(None, 50).unwrap());
+    assert!(
+        !log.contains("registry-secret"),
+        "no secret in the audit log"
+    );
+}
+
+#[test]
+fn a_renewed_license_from_the_pinned_key_replaces_the_current_one() {
+    let (_store, service) = service();
+    let key = SigningKey::generate();
+    load(
+        &service,
+        &file(&license(&key, "app", 30), &key),
+        Some(&key.public().keyid()),
+    )
+    .unwrap();
+    let mut renewed = license(&key, "app", 365);
+    renewed.max_nodes = Some(10);
+    load(&service, &file(&renewed, &key), None).unwrap();
+    assert_eq!(
+        service.current().unwrap().unwrap().license.max_nodes,
+        Some(10)
+    );
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
