@@ -3,6 +3,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { App } from './App';
 import { apiError, HEALTH, json, mockApi, SESSION, STATUS, TLS } from './test/mockApi';
 
+const NO_LICENSE = json(200, { license: null });
+
 function go(path: string) {
   window.history.replaceState(null, '', path);
 }
@@ -187,6 +189,7 @@ describe('login page', () => {
       'POST /api/v1/login': json(200, SESSION),
       'GET /api/v1/health': json(200, HEALTH),
       'GET /api/v1/status': json(200, STATUS),
+      'GET /api/v1/license': NO_LICENSE,
       'POST /api/v1/logout': json(200, { ok: true }),
     });
     go('/login');
@@ -215,6 +218,7 @@ describe('dashboard', () => {
         'GET /api/v1/session': json(200, SESSION),
         'GET /api/v1/health': json(200, HEALTH),
         'GET /api/v1/status': () => json(200, { ...STATUS, uptime_seconds: uptime }),
+        'GET /api/v1/license': NO_LICENSE,
       });
       render(<App />);
       expect(await screen.findByTestId('dashboard')).toBeTruthy();
@@ -245,6 +249,7 @@ describe('dashboard', () => {
       'GET /api/v1/session': json(200, SESSION),
       'GET /api/v1/health': json(200, HEALTH),
       'GET /api/v1/status': json(200, { ...STATUS, tls: { ...TLS, not_after: soon } }),
+      'GET /api/v1/license': NO_LICENSE,
     });
     render(<App />);
     expect(await screen.findByText('The certificate expires soon.')).toBeTruthy();
@@ -362,6 +367,7 @@ describe('layout', () => {
       'GET /api/v1/session': json(200, SESSION),
       'GET /api/v1/health': json(200, HEALTH),
       'GET /api/v1/status': json(200, STATUS),
+      'GET /api/v1/license': NO_LICENSE,
       'GET /api/v1/tls': json(200, TLS),
       'GET /api/v1/audit': json(200, { entries: [], next_before: null }),
     });

@@ -6,6 +6,7 @@ import { Layout } from './components/Layout';
 import { guardRedirect, normalizePath, type AuthState } from './guard';
 import { AuditPage } from './pages/AuditPage';
 import { DashboardPage } from './pages/DashboardPage';
+import { LicensePage } from './pages/LicensePage';
 import { LoginPage } from './pages/LoginPage';
 import { SetupPage } from './pages/SetupPage';
 import { TlsPage } from './pages/TlsPage';
@@ -120,6 +121,8 @@ function page(path: string): ReactElement {
   switch (path) {
     case '/':
       return <DashboardPage />;
+    case '/license':
+      return <LicensePage />;
     case '/audit':
       return <AuditPage />;
     case '/settings':

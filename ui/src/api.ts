@@ -59,6 +59,40 @@ export interface AuditPage {
   next_before: number | null;
 }
 
+/** What a license file claims before it is verified (`POST /license/inspect`). */
+export interface LicenseClaims {
+  license_id: string;
+  customer: string;
+  app_id: string;
+  channel: string;
+  expires_at: string;
+}
+
+export interface LicenseInspect {
+  /** Hex SHA-256 of the vendor key that signed the file. */
+  fingerprint: string;
+  key_pinned: boolean;
+  matches_pinned: boolean;
+  claims: LicenseClaims;
+}
+
+/** The loaded license. There is deliberately no password field: the console never sends one. */
+export interface LicenseInfo {
+  license_id: string;
+  customer: string;
+  app_id: string;
+  channel: string;
+  issued_at: string;
+  expires_at: string;
+  entitlements: Record<string, string>;
+  airgap: boolean;
+  max_nodes: number | null;
+  api_host: string | null;
+  registry_username: string | null;
+  vendor_key_fingerprint: string;
+  loaded_at: string;
+}
+
 export class ApiError extends Error {
   /** HTTP status, or 0 when the console could not be reached at all. */
   readonly status: number;
@@ -250,7 +284,88 @@ export const api = {
     const qs = query.toString();
     return request<AuditPage>('GET', `/audit${qs ? `?${qs}` : ''}`, undefined, { signal });
   },
+
+  /** The loaded license, or `null` when none is loaded yet. */
+  async license(signal?: AbortSignal): Promise<LicenseInfo | null> {
+    const answer = await request<{ license?: unknown }>('GET', '/license', undefined, { signal });
+    const license = answer?.license;
+    return license === null || license === undefined ? null : toLicenseInfo(license);
+  },
+
+  /** What a license file claims and whether its key is the pinned one; nothing is stored. */
+  async inspectLicense(license: string): Promise<LicenseInspect> {
+    return toLicenseInspect(await request<unknown>('POST', '/license/inspect', { license }));
+  },
+
+  /** Verify and load a license; `trustKey` pins the vendor key on the first load, else `null`. */
+  async loadLicense(license: string, trustKey: string | null): Promise<LicenseInfo> {
+    return toLicenseInfo(await request<unknown>('POST', '/license', { license, trust_key: trustKey }));
+  },
 };
+
+// ---- license answers ----------------------------------------------------
+//
+// Only the documented fields are copied out of license answers, so anything else the
+// console might send by mistake (a registry password above all) never reaches the page.
+
+function str(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return '';
+}
+
+function strOrNull(value: unknown): string | null {
+  return typeof value === 'string' && value !== '' ? value : null;
+}
+
+function record(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+function entitlements(value: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, v] of Object.entries(record(value))) {
+    out[key] = typeof v === 'string' ? v : JSON.stringify(v) ?? '';
+  }
+  return out;
+}
+
+export function toLicenseInfo(value: unknown): LicenseInfo {
+  const raw = record(value);
+  const maxNodes = raw.max_nodes;
+  return {
+    license_id: str(raw.license_id),
+    customer: str(raw.customer),
+    app_id: str(raw.app_id),
+    channel: str(raw.channel),
+    issued_at: str(raw.issued_at),
+    expires_at: str(raw.expires_at),
+    entitlements: entitlements(raw.entitlements),
+    airgap: raw.airgap === true,
+    max_nodes: typeof maxNodes === 'number' && Number.isFinite(maxNodes) ? maxNodes : null,
+    api_host: strOrNull(raw.api_host),
+    registry_username: strOrNull(raw.registry_username),
+    vendor_key_fingerprint: str(raw.vendor_key_fingerprint),
+    loaded_at: str(raw.loaded_at),
+  };
+}
+
+export function toLicenseInspect(value: unknown): LicenseInspect {
+  const raw = record(value);
+  const claims = record(raw.claims);
+  return {
+    fingerprint: str(raw.fingerprint),
+    key_pinned: raw.key_pinned === true,
+    matches_pinned: raw.matches_pinned === true,
+    claims: {
+      license_id: str(claims.license_id),
+      customer: str(claims.customer),
+      app_id: str(claims.app_id),
+      channel: str(claims.channel),
+      expires_at: str(claims.expires_at),
+    },
+  };
+}
 
 /** A message for any thrown value, for error banners. */
 export function errorMessage(e: unknown): string {

@@ -4,9 +4,11 @@ import {
   describeDaysLeft,
   expiryLevel,
   formatDate,
+  formatFingerprint,
   formatDateTime,
   formatRelative,
   formatUptime,
+  licenseExpiryLevel,
 } from './format';
 
 describe('formatUptime', () => {
@@ -73,5 +75,27 @@ describe('dates', () => {
     expect(formatRelative('2025-01-01T09:00:00Z', now)).toBe('3 hours ago');
     expect(formatRelative('2024-12-30T12:00:00Z', now)).toBe('2 days ago');
     expect(formatRelative('2025-01-01T13:00:00Z', now)).toBe('in 1 hour');
+  });
+});
+
+describe('formatFingerprint', () => {
+  it('groups hex in fours', () => {
+    expect(formatFingerprint('3f9a0c12d4e5')).toBe('3f9a 0c12 d4e5');
+    expect(formatFingerprint('abcdef')).toBe('abcd ef');
+  });
+  it('leaves anything else alone', () => {
+    expect(formatFingerprint('AB:CD')).toBe('AB:CD');
+    expect(formatFingerprint('')).toBe('');
+  });
+});
+
+describe('licenseExpiryLevel', () => {
+  const now = new Date('2025-06-01T00:00:00Z');
+  it('is ok, warning under 30 days, expired once past', () => {
+    expect(licenseExpiryLevel('2025-08-01T00:00:00Z', now)).toBe('ok');
+    expect(licenseExpiryLevel('2025-06-20T00:00:00Z', now)).toBe('warning');
+    expect(licenseExpiryLevel('2025-06-01T00:00:00Z', now)).toBe('expired');
+    expect(licenseExpiryLevel('2025-05-01T00:00:00Z', now)).toBe('expired');
+    expect(licenseExpiryLevel('nonsense', now)).toBe('ok');
   });
 });

@@ -98,3 +98,33 @@ function plural(n: number, unit: string): string {
   const v = Math.max(1, n);
   return `${v} ${unit}${v === 1 ? '' : 's'}`;
 }
+
+/**
+ * A hex fingerprint in groups of four for reading aloud and comparing:
+ * `3f9a 0c12 …`. Anything that is not plain hex is returned unchanged.
+ */
+export function formatFingerprint(hex: string, groupSize = 4): string {
+  const trimmed = hex.trim();
+  if (!/^[0-9a-fA-F]+$/.test(trimmed)) return trimmed;
+  const groups: string[] = [];
+  for (let i = 0; i < trimmed.length; i += groupSize) groups.push(trimmed.slice(i, i + groupSize));
+  return groups.join(' ');
+}
+
+export type LicenseExpiryLevel = 'ok' | 'warning' | 'expired';
+
+/** `expired` once past `expiresAt`, `warning` under EXPIRY_WARNING_DAYS, else `ok` (also when unparsable). */
+export function licenseExpiryLevel(expiresAt: string, now: Date = new Date()): LicenseExpiryLevel {
+  const end = Date.parse(expiresAt);
+  if (Number.isNaN(end)) return 'ok';
+  if (end <= now.getTime()) return 'expired';
+  const days = daysUntil(expiresAt, now);
+  if (days !== null && days < EXPIRY_WARNING_DAYS) return 'warning';
+  return 'ok';
+}
+
+export function expiryBadgeClass(level: ExpiryLevel | LicenseExpiryLevel): string {
+  if (level === 'ok') return 'badge badge-ok';
+  if (level === 'warning') return 'badge badge-warn';
+  return 'badge badge-bad';
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validateSetupPassword, validateTlsUpload } from './validation';
+import { validateLicenseText, validateSetupPassword, validateTlsUpload } from './validation';
 
 describe('validateSetupPassword', () => {
   it('requires a password', () => {
@@ -34,5 +34,15 @@ describe('validateTlsUpload', () => {
   });
   it('refuses bodies over 256 KiB', () => {
     expect(validateTlsUpload('x'.repeat(256 * 1024), 'KEY')).toMatch(/256 KiB/);
+  });
+});
+
+describe('validateLicenseText', () => {
+  it('requires a license', () => {
+    expect(validateLicenseText('  \n')).toMatch(/Choose or paste the license file/);
+    expect(validateLicenseText('{"payload":"x"}')).toBeNull();
+  });
+  it('refuses more than 128 KiB', () => {
+    expect(validateLicenseText('a'.repeat(128 * 1024))).toMatch(/larger than 128 KiB/);
   });
 });

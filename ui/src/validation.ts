@@ -32,3 +32,15 @@ export function validateTlsUpload(certificatePem: string, privateKeyPem: string)
   }
   return null;
 }
+
+/** Largest POST /api/v1/license/inspect body the console accepts. */
+export const LICENSE_UPLOAD_LIMIT_BYTES = 128 * 1024;
+
+export function validateLicenseText(license: string): string | null {
+  if (license.trim() === '') return 'Choose or paste the license file you received from your vendor.';
+  const size = new TextEncoder().encode(JSON.stringify({ license })).length;
+  if (size > LICENSE_UPLOAD_LIMIT_BYTES) {
+    return 'The file is larger than 128 KiB; it is not a license file.';
+  }
+  return null;
+}

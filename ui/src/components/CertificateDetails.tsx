@@ -1,7 +1,7 @@
-import { useState } from 'react';
 import type { TlsInfo } from '../api';
 import { describeDaysLeft, expiryLevel, formatDateTime, EXPIRY_WARNING_DAYS } from '../format';
 import { Banner } from './Banner';
+import { CopyButton } from './CopyButton';
 
 interface Props {
   tls: TlsInfo;
@@ -108,27 +108,5 @@ export function CertificateDetails({ tls, withTestIds = true, now }: Props) {
         </div>
       </dl>
     </div>
-  );
-}
-
-function CopyButton({ text }: { text: string }) {
-  const [copied, setCopied] = useState(false);
-  if (typeof navigator === 'undefined' || !navigator.clipboard) return null;
-  return (
-    <button
-      type="button"
-      className="btn btn-small btn-ghost"
-      onClick={() => {
-        navigator.clipboard.writeText(text).then(
-          () => {
-            setCopied(true);
-            window.setTimeout(() => setCopied(false), 1500);
-          },
-          () => undefined,
-        );
-      }}
-    >
-      {copied ? 'Copied' : 'Copy'}
-    </button>
   );
 }

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, errorMessage, isAbort, type Status } from '../api';
 import { Banner } from '../components/Banner';
 import { CertificateDetails } from '../components/CertificateDetails';
+import { LicenseSummary } from '../components/LicenseSummary';
 import { useDocumentTitle } from '../hooks';
 import { formatDateTime, formatRelative, formatUptime } from '../format';
 import { Link } from '../router';
@@ -85,6 +86,8 @@ export function DashboardPage() {
               </div>
             </div>
           </section>
+
+          <LicenseSummary />
 
           <section className="card">
             <div className="card-header">

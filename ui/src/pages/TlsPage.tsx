@@ -3,6 +3,7 @@ import { api, errorMessage, isAbort, type TlsInfo } from '../api';
 import { Banner } from '../components/Banner';
 import { CertificateDetails } from '../components/CertificateDetails';
 import { useDocumentTitle } from '../hooks';
+import { readTextFile } from '../files';
 import { formatDateTime } from '../format';
 import { validateTlsUpload } from '../validation';
 
@@ -10,16 +11,7 @@ import { validateTlsUpload } from '../validation';
 const MAX_FILE_BYTES = 256 * 1024;
 
 export function readFileText(file: File): Promise<string> {
-  if (file.size > MAX_FILE_BYTES) {
-    return Promise.reject(new Error(`${file.name} is larger than 256 KiB; it is not a PEM certificate or key.`));
-  }
-  if (typeof file.text === 'function') return file.text();
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => resolve(String(reader.result ?? ''));
-    reader.onerror = () => reject(reader.error ?? new Error(`${file.name} could not be read.`));
-    reader.readAsText(file);
-  });
+  return readTextFile(file, MAX_FILE_BYTES, `${file.name} is larger than 256 KiB; it is not a PEM certificate or key.`);
 }
 
 type Which = 'cert' | 'key';

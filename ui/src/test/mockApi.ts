@@ -82,3 +82,30 @@ export const STATUS = {
 };
 
 export const HEALTH = { status: 'ok', version: '0.1.0', uptime_seconds: 12 };
+
+export const VENDOR_FINGERPRINT = '3f9a0c12d4e5b6a7980112233445566778899aabbccddeeff00112233445566a';
+export const OTHER_FINGERPRINT = '0000111122223333444455556666777788889999aaaabbbbccccddddeeeeffff';
+
+export const LICENSE = {
+  license_id: 'lic-2025-0042',
+  customer: 'Acme Industries',
+  app_id: 'acme-app',
+  channel: 'stable',
+  issued_at: '2025-01-01T00:00:00Z',
+  expires_at: '2035-01-01T00:00:00Z',
+  entitlements: { seats: '25', feature_reports: 'enabled' },
+  airgap: true,
+  max_nodes: 3,
+  api_host: 'https://license.vendor.example',
+  registry_username: 'acme-pull',
+  vendor_key_fingerprint: VENDOR_FINGERPRINT,
+  loaded_at: '2025-06-01T08:00:00Z',
+};
+
+export const INSPECT_CLAIMS = {
+  license_id: LICENSE.license_id,
+  customer: LICENSE.customer,
+  app_id: LICENSE.app_id,
+  channel: LICENSE.channel,
+  expires_at: LICENSE.expires_at,
+};

@@ -1,0 +1,145 @@
+//! Loading a license into a real console through `outpostctl` and the API: the key is
+//! pinned only after confirmation, and refused licenses change nothing.
+
+use std::collections::BTreeMap;
+use std::process::{Command, Output};
+
+use anyhow::Result;
+use outpost_airgap::license::{License, RegistryCredentials};
+use outpost_airgap::{seal, SigningKey};
+use outpost_tests::{binary, client, Console};
+use serde_json::{json, Value};
+
+fn license_file(
+    dir: &std::path::Path,
+    name: &str,
+    key: &SigningKey,
+    days: i64,
+) -> Result<std::path::PathBuf> {
+    let now = time::OffsetDateTime::now_utc();
+    let license = License {
+        schema: 1,
+        license_id: format!("lic-{name}"),
+        customer: "Sample Customer".into(),
+        app_id: "sample-app".into(),
+        channel: "stable".into(),
+        issued_at: now - time::Duration::days(30),
+        expires_at: now + time::Duration::days(days),
+        entitlements: BTreeMap::from([("tier".to_owned(), "gold".to_owned())]),
+        airgap: true,
+        max_nodes: Some(3),
+        api_host: Some("https://127.0.0.1:8801".into()),
+        registry: Some(RegistryCredentials {
+            username: "pull".into(),
+            password: "s3cret-pull-password".into(),
+        }),
+        vendor_key: key.public().to_base64(),
+    };
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, seal(&license, key).to_bytes())?;
+    Ok(path)
+}
+
+fn ctl(console: &Console, args: &[&str]) -> Result<Output> {
+    Ok(Command::new(binary("outpostctl"))
+        .arg("--data-dir")
+        .arg(&console.data_dir)
+        .args(args)
+        .output()?)
+}
+
+#[tokio::test]
+async fn outpostctl_pins_the_key_only_when_told_and_refuses_other_keys() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let console = Console::start(&dir.path().join("data"))?;
+    let key = SigningKey::generate();
+    let good = license_file(dir.path(), "good", &key, 365)?;
+    let good = good.to_str().unwrap();
+
+    let first = ctl(&console, &["license", "load", good])?;
+    assert_eq!(first.status.code(), Some(3), "confirmation needed");
+    let stderr = String::from_utf8(first.stderr)?;
+    assert!(stderr.contains(&key.public().keyid()), "{stderr}");
+    let shown = ctl(&console, &["license", "show"])?;
+    assert!(String::from_utf8(shown.stdout)?.contains("No license is loaded"));
+
+    let wrong = ctl(
+        &console,
+        &["license", "load", good, "--trust-key", &"ab".repeat(32)],
+    )?;
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8(wrong.stderr)?.contains("is not this license's key"));
+
+    let loaded = ctl(
+        &console,
+        &[
+            "license",
+            "load",
+            good,
+            "--trust-key",
+            &key.public().keyid(),
+        ],
+    )?;
+    assert!(
+        loaded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&loaded.stderr)
+    );
+    let text = String::from_utf8(loaded.stdout)?;
+    assert!(
+        text.contains("Sample Customer") && text.contains("tier = gold"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret-pull-password"));
+
+    let other = SigningKey::generate();
+    let foreign = license_file(dir.path(), "foreign", &other, 365)?;
+    let refused = ctl(
+        &console,
+        &[
+            "license",
+            "load",
+            foreign.to_str().unwrap(),
+            "--trust-key",
+            &other.public().keyid(),
+        ],
+    )?;
+    assert!(!refused.status.success());
+    assert!(String::from_utf8(refused.stderr)?.contains("not by the pinned vendor key"));
+
+    let expired = license_file(dir.path(), "expired", &key, -1)?;
+    let refused = ctl(&console, &["license", "load", expired.to_str().unwrap()])?;
+    assert!(String::from_utf8(refused.stderr)?.contains("expired"));
+
+    let shown = ctl(&console, &["license", "show", "--json"])?;
+    let shown: Value = serde_json::from_slice(&shown.stdout)?;
+    assert_eq!(
+        shown["license"]["license_id"], "lic-good",
+        "refusals changed nothing"
+    );
+    assert_eq!(
+        shown["license"]["vendor_key_fingerprint"],
+        key.public().keyid()
+    );
+
+    // The same console answers the API with the same license, without the password.
+    let http = client();
+    let token = console.setup_token().expect("fresh console");
+    http.post(console.at("/api/v1/setup"))
+        .json(&json!({"token": token, "password": "integration password"}))
+        .send()
+        .await?;
+    http.post(console.at("/api/v1/login"))
+        .json(&json!({"password": "integration password"}))
+        .send()
+        .await?;
+    let answer: Value = http
+        .get(console.at("/api/v1/license"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(answer["license"]["customer"], "Sample Customer");
+    assert!(!answer.to_string().contains("s3cret-pull-password"));
+    Ok(())
+}
