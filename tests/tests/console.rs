@@ -276,3 +276,36 @@ async fn two_consoles_cannot_share_a_data_dir() -> Result<()> {
     assert!(String::from_utf8_lossy(&output.stderr).contains("already uses the data dir"));
     Ok(())
 }
+
+#[tokio::test]
+async fn json_logs_are_json_and_carry_no_secret() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut console = Console::start_with(&dir.path().join("data"), &["--log-format", "json"])?;
+    let token = console.setup_token().expect("fresh console");
+    let http = client();
+    set_up_and_log_in(&console, &http).await?;
+    let wrong = http
+        .post(console.at("/api/v1/login"))
+        .json(&json!({"password": "a wrong password guess"}))
+        .send()
+        .await?;
+    assert_eq!(wrong.status(), 401);
+    console.stop()?;
+
+    let log = console.stderr();
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() >= 3, "the console logged: {log}");
+    for line in &lines {
+        let entry: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(
+            entry["level"].is_string() && entry["timestamp"].is_string(),
+            "{line}"
+        );
+    }
+    assert!(log.contains("login.failed"), "security events are logged");
+    for secret in [token.as_str(), PASSWORD, "a wrong password guess"] {
+        assert!(!log.contains(secret), "the log contains a secret: {secret}");
+    }
+    Ok(())
+}
