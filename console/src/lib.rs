@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod certs;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod control;
 pub mod http;
