@@ -1,6 +1,8 @@
-//! `outpost-agent`: the node agent. It will dial the console over mutual TLS on :9879,
-//! report host facts and drive the local Docker engine through bollard (see
-//! ARCHITECTURE.md). This crate holds only its entry point so far.
+//! `outpost-agent`: the node agent. It dials the console over mutual TLS on :9879, reports
+//! host facts and drives the local Docker engine through bollard (see ARCHITECTURE.md).
+//! `protocol` holds the wire types the console shares.
+
+pub mod protocol;
 
 /// The agent's version, reported to the console.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
