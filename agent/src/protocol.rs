@@ -26,7 +26,7 @@ pub enum AgentMessage {
     Hello {
         protocol: u32,
         agent_version: String,
-        facts: Facts,
+        facts: Box<Facts>,
     },
     Heartbeat {
         seq: u64,
@@ -34,7 +34,7 @@ pub enum AgentMessage {
     },
     /// Facts changed since the last report.
     Facts {
-        facts: Facts,
+        facts: Box<Facts>,
     },
     /// A command finished (once per command id; a repeated id gets the first result again).
     Result {
@@ -99,7 +99,7 @@ pub enum Command {
         labels: BTreeMap<String, String>,
     },
     RunContainer {
-        spec: ContainerSpec,
+        spec: Box<ContainerSpec>,
     },
     StopContainer {
         name: String,
@@ -324,11 +324,11 @@ mod tests {
             ConsoleMessage::Command {
                 command_id: "c1".into(),
                 command: Command::RunContainer {
-                    spec: ContainerSpec {
+                    spec: Box::new(ContainerSpec {
                         name: "web".into(),
                         image: "docker.io/library/busybox@sha256:00".into(),
                         ..ContainerSpec::default()
-                    },
+                    }),
                 },
             },
         ];
