@@ -97,7 +97,10 @@ pub(crate) fn check_identifier(
     field: &str,
     value: &str,
 ) -> Result<(), VerifyError> {
+    // Identifiers become path components (vendor dir, data dir): never `.` or `..`, and
+    // never hidden.
     let plain = !value.is_empty()
+        && !value.starts_with('.')
         && value.len() <= 128
         && value
             .chars()
@@ -107,7 +110,9 @@ pub(crate) fn check_identifier(
     } else {
         Err(VerifyError::InvalidPayload {
             kind,
-            reason: format!("{field} {value:?} must be 1-128 letters, digits, '-', '_' or '.'"),
+            reason: format!(
+                "{field} {value:?} must be 1-128 letters, digits, '-', '_' or '.', not starting with '.'"
+            ),
         })
     }
 }
