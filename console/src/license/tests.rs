@@ -212,3 +212,72 @@ fn base64_of(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+/// The fixture vendor key of `airgap/tests/data/envelope/` (derived from a public seed).
+fn fixture_vendor_key() -> SigningKey {
+    use sha2::Digest;
+    let seed = sha2::Sha256::digest(b"outpost fixture-only key: vendor");
+    let text = format!("OUTPOST-ED25519-PRIVATE-KEY {}", base64_of(&seed));
+    SigningKey::from_text(&text, "fixture key").unwrap()
+}
+
+#[test]
+fn every_adversarial_fixture_is_refused_with_its_reason_and_changes_nothing() {
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../airgap/tests/data/envelope");
+    let (store, service) = service();
+    let key = fixture_vendor_key();
+    let mut valid = license(&key, "demo", 365);
+    valid.license_id = "pinning-license".into();
+    load(&service, &file(&valid, &key), Some(&key.public().keyid())).unwrap();
+    let before = state(&store);
+
+    // What the console says for each attack. Documents that are not licenses are refused
+    // as such; the rest carry the envelope's own reason.
+    let expected = [
+        ("wrong-key", "not by the pinned vendor key"),
+        ("tampered-payload", "bad signature"),
+        ("tampered-signature", "bad signature"),
+        ("expired-license", "expired at 2021-01-01"),
+        ("duplicate-signature", "duplicate signature"),
+        ("oversized", "over the 65536-byte limit"),
+        ("malformed-base64", "malformed base64"),
+        ("malformed-json", "malformed envelope"),
+        ("unknown-payload-type", "wrong payload type"),
+        ("expired-index", "wrong payload type"),
+        ("older-index-version", "wrong payload type"),
+        ("app-file-path-traversal", "wrong payload type"),
+    ];
+    let folders: Vec<String> = std::fs::read_dir(&fixtures)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        folders.len(),
+        expected.len(),
+        "a fixture without an expectation: {folders:?}"
+    );
+    for (folder, reason) in expected {
+        let dir = fixtures.join(folder);
+        let document = [
+            "license.json",
+            "index.json",
+            "release.json",
+            "document.json",
+        ]
+        .iter()
+        .map(|name| dir.join(name))
+        .find(|path| path.exists())
+        .unwrap_or_else(|| panic!("{folder} holds no document"));
+        let bytes = std::fs::read(&document).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        let error = load(&service, &text, None).expect_err(folder);
+        assert!(
+            error.to_string().contains(reason),
+            "{folder}: {error} should mention {reason:?}"
+        );
+        assert_eq!(state(&store), before, "{folder} changed the store");
+    }
+}
