@@ -44,6 +44,11 @@ pub enum Action {
     LicenseKeyPinned,
     LicenseLoaded,
     LicenseRejected,
+    JoinTokenCreated,
+    NodeJoined,
+    NodeJoinRefused,
+    NodeLabelsChanged,
+    NodeRemoved,
 }
 
 impl Action {
@@ -62,6 +67,11 @@ impl Action {
             Action::LicenseKeyPinned => "license.key_pinned",
             Action::LicenseLoaded => "license.loaded",
             Action::LicenseRejected => "license.rejected",
+            Action::JoinTokenCreated => "node.join_token_created",
+            Action::NodeJoined => "node.joined",
+            Action::NodeJoinRefused => "node.join_refused",
+            Action::NodeLabelsChanged => "node.labels_changed",
+            Action::NodeRemoved => "node.removed",
         }
     }
 }

@@ -2,4 +2,7 @@
 //! channel on :9879) the nodes themselves.
 
 pub mod ca;
+pub mod service;
 pub mod token;
+
+pub use service::{Cluster, ClusterError, Joined};

@@ -61,6 +61,34 @@ const MIGRATIONS: &[(u32, &str)] = &[
     );
     "#,
     ),
+    (
+        3,
+        r#"
+    CREATE TABLE join_tokens (
+        secret_hash TEXT PRIMARY KEY,
+        labels      TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        used_at     INTEGER,
+        used_by     TEXT
+    );
+    CREATE TABLE nodes (
+        id             TEXT PRIMARY KEY,
+        hostname       TEXT NOT NULL,
+        labels         TEXT NOT NULL,
+        facts          TEXT,
+        cert_serial    TEXT NOT NULL,
+        cert_not_after INTEGER NOT NULL,
+        joined_at      INTEGER NOT NULL,
+        last_seen_at   INTEGER
+    );
+    CREATE TABLE revoked_certs (
+        serial     TEXT PRIMARY KEY,
+        node_id    TEXT NOT NULL,
+        revoked_at INTEGER NOT NULL
+    );
+    "#,
+    ),
 ];
 
 /// The schema version this binary brings the database to.

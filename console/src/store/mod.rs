@@ -7,6 +7,7 @@ mod admins;
 mod audit;
 mod license;
 mod migrations;
+mod nodes;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -17,6 +18,7 @@ pub use admins::{AdminRecord, Redeemed, SessionRecord};
 pub use audit::AuditRecord;
 pub use license::{LicenseRecord, VendorKeyRecord};
 pub use migrations::SCHEMA_VERSION;
+pub use nodes::{NodeRecord, TokenRefusal};
 
 /// Errors from the store. The path or version a reader needs travels with each one.
 #[derive(Debug, thiserror::Error)]
