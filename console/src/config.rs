@@ -12,6 +12,7 @@ use crate::auth::SessionPolicy;
 /// Where the data dir is unless told otherwise.
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/outpost";
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8800";
+pub const DEFAULT_CLUSTER_LISTEN: &str = "0.0.0.0:9879";
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +26,8 @@ pub enum LogFormat {
 pub struct ServeConfig {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
+    /// Address and port of the agent channel (mutual TLS).
+    pub cluster_listen: SocketAddr,
     /// The host name or address printed in the console URL and setup link.
     pub advertise_host: Option<String>,
     pub log_format: LogFormat,
@@ -43,6 +46,7 @@ pub struct RawSettings {
 pub const SETTINGS: &[(&str, &str)] = &[
     ("data_dir", "OUTPOST_DATA_DIR"),
     ("listen", "OUTPOST_LISTEN"),
+    ("cluster_listen", "OUTPOST_CLUSTER_LISTEN"),
     ("advertise_host", "OUTPOST_ADVERTISE_HOST"),
     ("log_format", "OUTPOST_LOG_FORMAT"),
     ("log_level", "OUTPOST_LOG_LEVEL"),
@@ -173,6 +177,11 @@ impl ServeConfig {
                 .map(drop)
                 .map_err(|_| "must be an address and port, like 0.0.0.0:8800".into())
         });
+        let cluster_listen = setting("cluster_listen", DEFAULT_CLUSTER_LISTEN, &|v| {
+            v.parse::<SocketAddr>()
+                .map(drop)
+                .map_err(|_| "must be an address and port, like 0.0.0.0:9879".into())
+        });
         let advertise_host = setting("advertise_host", "", &|v| {
             if v.chars()
                 .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
@@ -210,6 +219,7 @@ impl ServeConfig {
         let config = ServeConfig {
             data_dir: PathBuf::from(data_dir),
             listen: listen.parse().expect("validated above"),
+            cluster_listen: cluster_listen.parse().expect("validated above"),
             advertise_host: (!advertise_host.is_empty()).then_some(advertise_host),
             log_format: if log_format == "json" {
                 LogFormat::Json

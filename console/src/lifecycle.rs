@@ -14,6 +14,9 @@ use crate::audit::{self, Action, Actor, Source};
 use crate::auth::Auth;
 use crate::certs::{CertError, CertManager, LoadOutcome, SelfSignedNames};
 use crate::clock::{rfc3339, unix_now};
+use crate::cluster::ca::ClusterCa;
+use crate::cluster::hub::Hub;
+use crate::cluster::Cluster;
 use crate::config::ServeConfig;
 use crate::control::{self, ControlError};
 use crate::state::AppState;
@@ -41,6 +44,8 @@ pub enum LifecycleError {
     Control(#[from] ControlError),
     #[error("cannot issue the setup link: {0}")]
     Setup(#[from] crate::auth::AuthError),
+    #[error("cluster CA: {0}")]
+    Ca(#[from] crate::cluster::ca::CaError),
 }
 
 /// Runs the console until SIGINT or SIGTERM.
@@ -89,7 +94,27 @@ pub async fn serve(config: ServeConfig) -> Result<(), LifecycleError> {
             address: config.listen,
             source,
         })?;
+    let cluster_listener = TcpListener::bind(config.cluster_listen)
+        .await
+        .map_err(|source| LifecycleError::Bind {
+            address: config.cluster_listen,
+            source,
+        })?;
+    let cluster_bound = cluster_listener
+        .local_addr()
+        .map_err(|source| LifecycleError::Bind {
+            address: config.cluster_listen,
+            source,
+        })?;
     let control_listener = control::bind(data_dir).await?;
+
+    let (ca, created) = ClusterCa::load_or_generate(&data_dir.join("ca"), now)?;
+    if created {
+        tracing::info!(fingerprint = %ca.fingerprint(), "created the cluster CA");
+    }
+    let channel_tls = ca.channel_server_config(&names, now)?;
+    let cluster = Arc::new(Cluster::new(store.clone(), Arc::new(ca)));
+    let hub = Arc::new(Hub::new(store.clone()));
 
     let auth = Arc::new(Auth::new(store.clone(), config.session));
     let state = Arc::new(AppState {
@@ -97,9 +122,12 @@ pub async fn serve(config: ServeConfig) -> Result<(), LifecycleError> {
         auth: auth.clone(),
         certs: certs.clone(),
         licenses: Arc::new(crate::license::Licenses::new(store.clone())),
+        cluster: cluster.clone(),
+        hub: hub.clone(),
         started,
         started_at: now,
         base_url: base_url(config.advertise_host.as_deref(), bound),
+        cluster_url: base_url(config.advertise_host.as_deref(), cluster_bound),
     });
     let setup_link = if store.admin_exists()? {
         None
@@ -114,11 +142,38 @@ pub async fn serve(config: ServeConfig) -> Result<(), LifecycleError> {
         fingerprint = %info.fingerprint_sha256,
         "console listening"
     );
-    print_banner(&state.base_url, setup_link.as_deref(), data_dir);
+    print_banner(
+        &state.base_url,
+        &state.cluster_url,
+        setup_link.as_deref(),
+        data_dir,
+    );
 
+    // One signal stops both servers.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
     let control_task = tokio::spawn(control::serve(control_listener, state.clone()));
+    let channel = tokio::spawn(crate::http::tls::serve(
+        cluster_listener,
+        channel_tls,
+        crate::http::agent_channel::routes(cluster, hub),
+        until_stopped(stopped.clone()),
+    ));
     let filter = crate::http::routes(state.clone());
-    crate::http::tls::serve(listener, certs.server_config(), filter, shutdown_signal()).await;
+    crate::http::tls::serve(
+        listener,
+        certs.server_config(),
+        filter,
+        until_stopped(stopped),
+    )
+    .await;
+    let _ = channel.await;
     control_task.abort();
     let _ = std::fs::remove_file(data_dir.join(control::SOCKET_NAME));
     tracing::info!("console stopped");
@@ -144,10 +199,11 @@ fn base_url(advertise: Option<&str>, bound: SocketAddr) -> String {
     format!("https://{host}:{}", bound.port())
 }
 
-fn print_banner(url: &str, setup_link: Option<&str>, data_dir: &Path) {
+fn print_banner(url: &str, cluster_url: &str, setup_link: Option<&str>, data_dir: &Path) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "Console URL: {url}");
+    let _ = writeln!(out, "Agent channel: {cluster_url}");
     match setup_link {
         Some(link) => {
             let _ = writeln!(out, "Setup link: {link}");

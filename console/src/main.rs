@@ -32,6 +32,9 @@ struct ServeArgs {
     /// Address and port of the HTTPS console [default: 0.0.0.0:8800]. Env: OUTPOST_LISTEN.
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
+    /// Address and port of the agent channel [default: 0.0.0.0:9879]. Env: OUTPOST_CLUSTER_LISTEN.
+    #[arg(long, value_name = "ADDR")]
+    cluster_listen: Option<String>,
     /// Host name or address to print in links [default: the listen address, or the host
     /// name when listening on all addresses]. Env: OUTPOST_ADVERTISE_HOST.
     #[arg(long, value_name = "HOST")]
@@ -78,6 +81,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     for (key, value) in [
         ("data_dir", args.data_dir),
         ("listen", args.listen),
+        ("cluster_listen", args.cluster_listen),
         ("advertise_host", args.advertise_host),
         ("log_format", args.log_format),
         ("log_level", args.log_level),

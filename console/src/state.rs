@@ -5,6 +5,8 @@ use std::time::Instant;
 
 use crate::auth::Auth;
 use crate::certs::CertManager;
+use crate::cluster::hub::Hub;
+use crate::cluster::Cluster;
 use crate::license::Licenses;
 use crate::store::Store;
 
@@ -14,10 +16,14 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     pub certs: Arc<CertManager>,
     pub licenses: Arc<Licenses>,
+    pub cluster: Arc<Cluster>,
+    pub hub: Arc<Hub>,
     pub started: Instant,
     pub started_at: i64,
     /// The console's URL as printed (`https://HOST:PORT`).
     pub base_url: String,
+    /// The agent channel's URL, for join commands (`https://HOST:9879`).
+    pub cluster_url: String,
 }
 
 impl AppState {

@@ -252,7 +252,7 @@ async function run() {
 
 // Spawns the console on a free port and resolves once it printed its URL and setup link.
 function startConsole(dataDir) {
-  const args = ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0'];
+  const args = ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--cluster-listen', '127.0.0.1:0'];
   log(`starting ${CONSOLE_BIN} ${args.join(' ')}`);
   const child = spawn(CONSOLE_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const con = { child, stdout: '', stderr: '', exited: null, consoleUrl: null, setupLink: null };

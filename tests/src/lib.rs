@@ -58,6 +58,8 @@ pub struct Console {
     pub data_dir: PathBuf,
     pub url: String,
     pub address: SocketAddr,
+    /// The agent channel's URL (`https://127.0.0.1:PORT`).
+    pub cluster_url: String,
     pub setup_link: Option<String>,
     pub stdout_lines: Vec<String>,
     stderr_path: PathBuf,
@@ -74,7 +76,14 @@ impl Console {
         let stderr_path = data_dir.with_extension("stderr.log");
         let stderr = std::fs::File::create(&stderr_path)?;
         let mut child = Command::new(binary("outpost-console"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--cluster-listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
             .arg(data_dir)
             .args(extra_args)
             .env_remove("OUTPOST_CONFIG")
@@ -96,6 +105,7 @@ impl Console {
             child: Some(child),
             data_dir: data_dir.to_owned(),
             url: String::new(),
+            cluster_url: String::new(),
             address: "127.0.0.1:0".parse().expect("literal"),
             setup_link: None,
             stdout_lines: Vec::new(),
@@ -112,6 +122,8 @@ impl Console {
             console.stdout_lines.push(line.clone());
             if let Some(url) = line.strip_prefix("Console URL: ") {
                 console.url = url.trim().to_owned();
+            } else if let Some(url) = line.strip_prefix("Agent channel: ") {
+                console.cluster_url = url.trim().to_owned();
             } else if let Some(link) = line.strip_prefix("Setup link: ") {
                 console.setup_link = Some(link.trim().to_owned());
                 break;

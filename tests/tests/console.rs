@@ -269,7 +269,14 @@ async fn two_consoles_cannot_share_a_data_dir() -> Result<()> {
     let data = dir.path().join("data");
     let _first = Console::start(&data)?;
     let output = Command::new(binary("outpost-console"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--cluster-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(&data)
         .output()?;
     assert!(!output.status.success());

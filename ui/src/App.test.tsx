@@ -4,6 +4,7 @@ import { App } from './App';
 import { apiError, HEALTH, json, mockApi, SESSION, STATUS, TLS } from './test/mockApi';
 
 const NO_LICENSE = json(200, { license: null });
+const NO_NODES = json(200, { nodes: [] });
 
 function go(path: string) {
   window.history.replaceState(null, '', path);
@@ -189,6 +190,7 @@ describe('login page', () => {
       'POST /api/v1/login': json(200, SESSION),
       'GET /api/v1/health': json(200, HEALTH),
       'GET /api/v1/status': json(200, STATUS),
+      'GET /api/v1/nodes': NO_NODES,
       'GET /api/v1/license': NO_LICENSE,
       'POST /api/v1/logout': json(200, { ok: true }),
     });
@@ -218,6 +220,7 @@ describe('dashboard', () => {
         'GET /api/v1/session': json(200, SESSION),
         'GET /api/v1/health': json(200, HEALTH),
         'GET /api/v1/status': () => json(200, { ...STATUS, uptime_seconds: uptime }),
+        'GET /api/v1/nodes': NO_NODES,
         'GET /api/v1/license': NO_LICENSE,
       });
       render(<App />);
@@ -249,6 +252,7 @@ describe('dashboard', () => {
       'GET /api/v1/session': json(200, SESSION),
       'GET /api/v1/health': json(200, HEALTH),
       'GET /api/v1/status': json(200, { ...STATUS, tls: { ...TLS, not_after: soon } }),
+      'GET /api/v1/nodes': NO_NODES,
       'GET /api/v1/license': NO_LICENSE,
     });
     render(<App />);
@@ -367,6 +371,7 @@ describe('layout', () => {
       'GET /api/v1/session': json(200, SESSION),
       'GET /api/v1/health': json(200, HEALTH),
       'GET /api/v1/status': json(200, STATUS),
+      'GET /api/v1/nodes': NO_NODES,
       'GET /api/v1/license': NO_LICENSE,
       'GET /api/v1/tls': json(200, TLS),
       'GET /api/v1/audit': json(200, { entries: [], next_before: null }),

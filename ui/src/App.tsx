@@ -8,6 +8,7 @@ import { AuditPage } from './pages/AuditPage';
 import { DashboardPage } from './pages/DashboardPage';
 import { LicensePage } from './pages/LicensePage';
 import { LoginPage } from './pages/LoginPage';
+import { NodesPage } from './pages/NodesPage';
 import { SetupPage } from './pages/SetupPage';
 import { TlsPage } from './pages/TlsPage';
 import { getLocation, Link, navigate, useLocation } from './router';
@@ -123,6 +124,8 @@ function page(path: string): ReactElement {
       return <DashboardPage />;
     case '/license':
       return <LicensePage />;
+    case '/nodes':
+      return <NodesPage />;
     case '/audit':
       return <AuditPage />;
     case '/settings':

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { api, ApiError, getCsrfToken, request, setCsrfToken, setUnauthorizedHandler } from './api';
+import { api, ApiError, getCsrfToken, request, setCsrfToken, setUnauthorizedHandler, toNodeInfo } from './api';
 import { apiError, json, mockApi, SESSION, TLS } from './test/mockApi';
 
 describe('api client', () => {
@@ -123,5 +123,59 @@ describe('api client', () => {
   it('rejects a 200 answer that is not JSON', async () => {
     vi.stubGlobal('fetch', vi.fn(async () => new Response('<html>', { status: 200 })));
     await expect(request('GET', '/status')).rejects.toMatchObject({ code: 'bad_response' });
+  });
+
+  it('node routes: paths, bodies and CSRF', async () => {
+    setCsrfToken(SESSION.csrf_token);
+    const node = { id: 'node-a/b', hostname: 'h', labels: { a: '1' }, status: 'online' };
+    const m = mockApi({
+      'GET /api/v1/nodes': json(200, { nodes: [node] }),
+      'PUT /api/v1/nodes/node-a%2Fb/labels': json(200, node),
+      'DELETE /api/v1/nodes/node-a%2Fb': json(200, { ok: true }),
+      'POST /api/v1/nodes/join-token': json(200, { token: 'OPT1.x.y', command: 'outpost-agent join', expires_at: 'T' }),
+    });
+    expect((await api.nodes()).map((n) => n.id)).toEqual(['node-a/b']);
+    await api.setNodeLabels('node-a/b', { a: '2' });
+    await api.removeNode('node-a/b');
+    expect(await api.createJoinToken('15m', {})).toEqual({ token: 'OPT1.x.y', command: 'outpost-agent join', expires_at: 'T' });
+    expect(m.calls.map((c) => `${c.method} ${c.url}`)).toEqual([
+      'GET /api/v1/nodes',
+      'PUT /api/v1/nodes/node-a%2Fb/labels',
+      'DELETE /api/v1/nodes/node-a%2Fb',
+      'POST /api/v1/nodes/join-token',
+    ]);
+    expect(m.calls[1].body).toEqual({ labels: { a: '2' } });
+    expect(m.calls[3].body).toEqual({ ttl: '15m', labels: {} });
+    for (const call of m.calls.slice(1)) expect(call.headers['x-csrf-token']).toBe(SESSION.csrf_token);
+    expect(m.calls[0].headers['x-csrf-token']).toBeUndefined();
+  });
+
+  it('copies node answers field by field with safe defaults', () => {
+    expect(toNodeInfo({ id: 'n1', status: 'weird', facts: null, clock_skew_ms: 'x', extra: 'dropped' })).toEqual({
+      id: 'n1',
+      hostname: '',
+      labels: {},
+      status: 'offline',
+      joined_at: '',
+      last_seen_at: null,
+      cert_expires_at: '',
+      clock_skew_ms: null,
+      facts: null,
+    });
+    const info = toNodeInfo({
+      id: 'n2',
+      status: 'online',
+      facts: { os: 'Debian', cpus: 2, disks: [{ role: 'docker', free_bytes: 5 }], docker: null, addresses: ['10.0.0.1', 7] },
+    });
+    expect(info.facts).toEqual({
+      hostname: '',
+      os: 'Debian',
+      kernel: '',
+      cpus: 2,
+      memory_bytes: 0,
+      disks: [{ role: 'docker', path: '', free_bytes: 5, total_bytes: 0 }],
+      docker: null,
+      addresses: ['10.0.0.1'],
+    });
   });
 });

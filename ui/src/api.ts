@@ -93,6 +93,60 @@ export interface LicenseInfo {
   loaded_at: string;
 }
 
+/** One disk the agent reports: `role` is `docker` (Docker's data root) or `data` (the agent's data dir). */
+export interface DiskFacts {
+  role: string;
+  path: string;
+  free_bytes: number;
+  total_bytes: number;
+}
+
+export interface DockerFacts {
+  version: string;
+  api_version: string;
+  storage_driver: string;
+}
+
+/** Host facts an agent sends when it connects. */
+export interface NodeFacts {
+  hostname: string;
+  os: string;
+  kernel: string;
+  cpus: number;
+  memory_bytes: number;
+  disks: DiskFacts[];
+  docker: DockerFacts | null;
+  addresses: string[];
+}
+
+export type NodeStatus = 'online' | 'offline';
+
+export interface NodeInfo {
+  id: string;
+  hostname: string;
+  labels: Record<string, string>;
+  status: NodeStatus;
+  joined_at: string;
+  /** RFC 3339, or `null` when the agent never connected. */
+  last_seen_at: string | null;
+  cert_expires_at: string;
+  /** Node clock minus console clock, or `null` when not measured yet. */
+  clock_skew_ms: number | null;
+  /** `null` until the agent has connected once. */
+  facts: NodeFacts | null;
+}
+
+/** Join token lifetimes offered by the Nodes page. */
+export type JoinTokenTtl = '15m' | '1h' | '24h';
+
+export interface JoinTokenInfo {
+  /** `OPT1.<ca-hash>.<secret>`: one use, a secret until used. */
+  token: string;
+  /** The `outpost-agent join ...` command for the new node. */
+  command: string;
+  expires_at: string;
+}
+
 export class ApiError extends Error {
   /** HTTP status, or 0 when the console could not be reached at all. */
   readonly status: number;
@@ -301,6 +355,26 @@ export const api = {
   async loadLicense(license: string, trustKey: string | null): Promise<LicenseInfo> {
     return toLicenseInfo(await request<unknown>('POST', '/license', { license, trust_key: trustKey }));
   },
+
+  /** Every node, online or not. */
+  async nodes(signal?: AbortSignal): Promise<NodeInfo[]> {
+    const answer = await request<{ nodes?: unknown }>('GET', '/nodes', undefined, { signal });
+    return Array.isArray(answer?.nodes) ? answer.nodes.map(toNodeInfo) : [];
+  },
+
+  /** A one-time join token and the command that uses it. */
+  async createJoinToken(ttl: JoinTokenTtl, labels: Record<string, string>): Promise<JoinTokenInfo> {
+    const raw = record(await request<unknown>('POST', '/nodes/join-token', { ttl, labels }));
+    return { token: str(raw.token), command: str(raw.command), expires_at: str(raw.expires_at) };
+  },
+
+  /** Replaces all labels of a node; answers the node as it is now. */
+  async setNodeLabels(id: string, labels: Record<string, string>): Promise<NodeInfo> {
+    return toNodeInfo(await request<unknown>('PUT', `/nodes/${encodeURIComponent(id)}/labels`, { labels }));
+  },
+
+  /** Removes a node and revokes its certificate: its agent is refused from now on. */
+  removeNode: (id: string) => request<{ ok: boolean }>('DELETE', `/nodes/${encodeURIComponent(id)}`),
 };
 
 // ---- license answers ----------------------------------------------------
@@ -322,7 +396,7 @@ function record(value: unknown): Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
-function entitlements(value: unknown): Record<string, string> {
+function stringMap(value: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, v] of Object.entries(record(value))) {
     out[key] = typeof v === 'string' ? v : JSON.stringify(v) ?? '';
@@ -340,7 +414,7 @@ export function toLicenseInfo(value: unknown): LicenseInfo {
     channel: str(raw.channel),
     issued_at: str(raw.issued_at),
     expires_at: str(raw.expires_at),
-    entitlements: entitlements(raw.entitlements),
+    entitlements: stringMap(raw.entitlements),
     airgap: raw.airgap === true,
     max_nodes: typeof maxNodes === 'number' && Number.isFinite(maxNodes) ? maxNodes : null,
     api_host: strOrNull(raw.api_host),
@@ -364,6 +438,64 @@ export function toLicenseInspect(value: unknown): LicenseInspect {
       channel: str(claims.channel),
       expires_at: str(claims.expires_at),
     },
+  };
+}
+
+// ---- node answers -------------------------------------------------------
+//
+// Copied field by field as well, with safe defaults, so a partial or newer answer
+// (an agent that reports fewer facts) still renders.
+
+function num(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+}
+
+function numOrNull(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
+
+function toNodeFacts(value: unknown): NodeFacts | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const raw = record(value);
+  const docker = typeof raw.docker === 'object' && raw.docker !== null ? record(raw.docker) : null;
+  return {
+    hostname: str(raw.hostname),
+    os: str(raw.os),
+    kernel: str(raw.kernel),
+    cpus: num(raw.cpus),
+    memory_bytes: num(raw.memory_bytes),
+    disks: (Array.isArray(raw.disks) ? raw.disks : []).map((d) => {
+      const disk = record(d);
+      return {
+        role: str(disk.role),
+        path: str(disk.path),
+        free_bytes: num(disk.free_bytes),
+        total_bytes: num(disk.total_bytes),
+      };
+    }),
+    docker: docker
+      ? { version: str(docker.version), api_version: str(docker.api_version), storage_driver: str(docker.storage_driver) }
+      : null,
+    addresses: strings(raw.addresses),
+  };
+}
+
+export function toNodeInfo(value: unknown): NodeInfo {
+  const raw = record(value);
+  return {
+    id: str(raw.id),
+    hostname: str(raw.hostname),
+    labels: stringMap(raw.labels),
+    status: raw.status === 'online' ? 'online' : 'offline',
+    joined_at: str(raw.joined_at),
+    last_seen_at: strOrNull(raw.last_seen_at),
+    cert_expires_at: str(raw.cert_expires_at),
+    clock_skew_ms: numOrNull(raw.clock_skew_ms),
+    facts: toNodeFacts(raw.facts),
   };
 }
 

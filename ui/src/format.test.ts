@@ -5,10 +5,15 @@ import {
   expiryLevel,
   formatDate,
   formatFingerprint,
+  formatAgo,
+  formatBytes,
   formatDateTime,
+  formatIn,
   formatRelative,
+  formatSkew,
   formatUptime,
   licenseExpiryLevel,
+  skewTooLarge,
 } from './format';
 
 describe('formatUptime', () => {
@@ -97,5 +102,45 @@ describe('licenseExpiryLevel', () => {
     expect(licenseExpiryLevel('2025-06-01T00:00:00Z', now)).toBe('expired');
     expect(licenseExpiryLevel('2025-05-01T00:00:00Z', now)).toBe('expired');
     expect(licenseExpiryLevel('nonsense', now)).toBe('ok');
+  });
+});
+
+describe('node facts', () => {
+  it('formats bytes in binary units', () => {
+    expect(formatBytes(16 * 1024 ** 3)).toBe('16.0 GiB');
+    expect(formatBytes(16_663_138_304)).toBe('15.5 GiB');
+    expect(formatBytes(512 * 1024 ** 2)).toBe('512.0 MiB');
+    expect(formatBytes(2 * 1024 ** 4)).toBe('2.0 TiB');
+    expect(formatBytes(900)).toBe('900 B');
+    expect(formatBytes(-1)).toBe('—');
+  });
+  it('says how long ago, short', () => {
+    const now = new Date('2025-01-01T12:00:00Z');
+    expect(formatAgo('2025-01-01T11:59:57Z', now)).toBe('3 s ago');
+    expect(formatAgo('2025-01-01T11:59:57.400Z', now)).toBe('2 s ago');
+    expect(formatAgo('2025-01-01T12:00:02Z', now)).toBe('0 s ago');
+    expect(formatAgo('2025-01-01T11:55:00Z', now)).toBe('5 min ago');
+    expect(formatAgo('2025-01-01T09:00:00Z', now)).toBe('3 h ago');
+    expect(formatAgo('2024-12-29T12:00:00Z', now)).toBe('3 d ago');
+    expect(formatAgo(null, now)).toBeNull();
+    expect(formatAgo('garbage', now)).toBeNull();
+  });
+  it('says how long until, short', () => {
+    const now = new Date('2025-01-01T12:00:00Z');
+    expect(formatIn('2025-01-01T12:00:45Z', now)).toBe('in 45 s');
+    expect(formatIn('2025-01-01T12:13:00Z', now)).toBe('in 13 min');
+    expect(formatIn('2025-01-02T00:00:00Z', now)).toBe('in 12 h');
+    expect(formatIn('2025-01-04T12:00:00Z', now)).toBe('in 3 d');
+    expect(formatIn('2025-01-01T11:00:00Z', now)).toBeNull();
+  });
+  it('formats a signed clock skew and warns over 2 s', () => {
+    expect(formatSkew(120)).toBe('+0.1 s');
+    expect(formatSkew(-2500)).toBe('-2.5 s');
+    expect(formatSkew(0)).toBe('0.0 s');
+    expect(formatSkew(5 * 60_000)).toBe('+5m');
+    expect(skewTooLarge(2000)).toBe(false);
+    expect(skewTooLarge(-2001)).toBe(true);
+    expect(skewTooLarge(3500)).toBe(true);
+    expect(skewTooLarge(null)).toBe(false);
   });
 });

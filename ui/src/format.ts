@@ -128,3 +128,62 @@ export function expiryBadgeClass(level: ExpiryLevel | LicenseExpiryLevel): strin
   if (level === 'warning') return 'badge badge-warn';
   return 'badge badge-bad';
 }
+
+const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const;
+
+/** Bytes in binary units with one decimal: `15.6 GiB`, `512.0 MiB`, `2.0 TiB`; `—` for nonsense. */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 0) return '—';
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < BYTE_UNITS.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${BYTE_UNITS[unit]}`;
+}
+
+/**
+ * How long ago `iso` was, short: `3 s ago`, `4 min ago`, `2 h ago`, `5 d ago`.
+ * A time slightly ahead of this browser's clock reads `0 s ago`; `null` or unparsable → `null`.
+ */
+export function formatAgo(iso: string | null, now: Date = new Date()): string | null {
+  if (iso === null) return null;
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return null;
+  const s = Math.max(0, Math.floor((now.getTime() - ms) / 1000));
+  if (s < MINUTE) return `${s} s ago`;
+  if (s < HOUR) return `${Math.floor(s / MINUTE)} min ago`;
+  if (s < DAY) return `${Math.floor(s / HOUR)} h ago`;
+  return `${Math.floor(s / DAY)} d ago`;
+}
+
+/** Clock skew beyond which the Nodes page warns (Docker, TLS and logs get confusing past it). */
+export const CLOCK_SKEW_WARN_MS = 2000;
+
+/** A signed clock difference: `+0.3 s`, `-2.5 s`, `0.0 s`; over a minute `+5m`, `-1h 2m`. */
+export function formatSkew(ms: number): string {
+  if (!Number.isFinite(ms)) return '—';
+  const abs = Math.abs(ms);
+  const sign = ms > 0 ? '+' : ms < 0 ? '-' : '';
+  if (abs < 50) return '0.0 s';
+  if (abs < 60_000) return `${sign}${(abs / 1000).toFixed(1)} s`;
+  return `${sign}${formatUptime(abs / 1000)}`;
+}
+
+/** True when the skew is known and larger than CLOCK_SKEW_WARN_MS either way. */
+export function skewTooLarge(ms: number | null): boolean {
+  return ms !== null && Number.isFinite(ms) && Math.abs(ms) > CLOCK_SKEW_WARN_MS;
+}
+
+/** How long until `iso`, short: `in 45 s`, `in 13 min`, `in 11 h`, `in 3 d`; past → `null`. */
+export function formatIn(iso: string, now: Date = new Date()): string | null {
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return null;
+  const s = Math.floor((ms - now.getTime()) / 1000);
+  if (s <= 0) return null;
+  if (s < MINUTE) return `in ${s} s`;
+  if (s < HOUR) return `in ${Math.floor(s / MINUTE)} min`;
+  if (s < DAY) return `in ${Math.floor(s / HOUR)} h`;
+  return `in ${Math.floor(s / DAY)} d`;
+}

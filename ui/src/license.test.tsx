@@ -26,6 +26,7 @@ function routes(extra: Record<string, Route>) {
     'GET /api/v1/session': json(200, SESSION),
     'GET /api/v1/health': json(200, HEALTH),
     'GET /api/v1/status': json(200, STATUS),
+    'GET /api/v1/nodes': json(200, { nodes: [] }),
     ...extra,
   });
 }

@@ -34,6 +34,32 @@ enum Command {
     /// The vendor's license.
     #[command(subcommand)]
     License(LicenseCommand),
+    /// The cluster's nodes (lists them without a subcommand).
+    Nodes {
+        #[command(subcommand)]
+        command: Option<NodesCommand>,
+    },
+}
+
+#[derive(Subcommand)]
+enum NodesCommand {
+    /// Make a one-time join token and print the command to run on the new node.
+    JoinToken {
+        /// How long the token works (e.g. 15m, 1h, 24h).
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+        /// A label the new node gets (k=v), repeatable.
+        #[arg(long = "label", value_name = "K=V")]
+        labels: Vec<String>,
+    },
+    /// Set a node's labels (replacing them all).
+    Label {
+        node: String,
+        #[arg(value_name = "K=V")]
+        labels: Vec<String>,
+    },
+    /// Remove a node: its certificate is revoked and its agent refused.
+    Remove { node: String },
 }
 
 #[derive(Subcommand)]
@@ -59,6 +85,31 @@ fn main() -> ExitCode {
         Command::Status => Request::Status,
         Command::ResetPassword => Request::ResetPassword,
         Command::License(LicenseCommand::Show) => Request::ShowLicense,
+        Command::Nodes { command: None } => Request::ListNodes,
+        Command::Nodes {
+            command: Some(NodesCommand::Remove { node }),
+        } => Request::RemoveNode { node },
+        Command::Nodes {
+            command: Some(NodesCommand::JoinToken { ttl, labels }),
+        } => match parse_labels(&labels) {
+            Ok(labels) => Request::JoinToken {
+                ttl: Some(ttl),
+                labels,
+            },
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::from(2);
+            }
+        },
+        Command::Nodes {
+            command: Some(NodesCommand::Label { node, labels }),
+        } => match parse_labels(&labels) {
+            Ok(labels) => Request::SetNodeLabels { node, labels },
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::from(2);
+            }
+        },
         Command::License(LicenseCommand::Load { file, trust_key }) => {
             match read_bounded(&file, MAX_LICENSE_FILE) {
                 Ok(license) => Request::LoadLicense { license, trust_key },
@@ -167,11 +218,64 @@ fn main() -> ExitCode {
             println!("vendor key:       {}", license.vendor_key_fingerprint);
             ExitCode::SUCCESS
         }
+        Response::Nodes { nodes } => {
+            if nodes.is_empty() {
+                println!(
+                    "No nodes have joined yet. Make a token with: outpostctl nodes join-token"
+                );
+                return ExitCode::SUCCESS;
+            }
+            println!(
+                "{:<18} {:<24} {:<8} {:<26} {:<22} LABELS",
+                "ID", "HOSTNAME", "STATUS", "LAST SEEN", "DOCKER"
+            );
+            for node in nodes {
+                let labels: Vec<String> = node
+                    .labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                println!(
+                    "{:<18} {:<24} {:<8} {:<26} {:<22} {}",
+                    node.id,
+                    node.hostname,
+                    node.status,
+                    node.last_seen_at.unwrap_or_else(|| "never".into()),
+                    node.docker_version.unwrap_or_else(|| "-".into()),
+                    labels.join(",")
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Response::JoinToken {
+            token: _,
+            command,
+            expires_at,
+        } => {
+            println!("Run this on the new node (the token works once, until {expires_at}):");
+            println!();
+            println!("  {command}");
+            ExitCode::SUCCESS
+        }
+        Response::Done { message } => {
+            println!("{message}");
+            ExitCode::SUCCESS
+        }
         Response::Error { message } => {
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn parse_labels(pairs: &[String]) -> Result<std::collections::BTreeMap<String, String>, String> {
+    pairs
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+            _ => Err(format!("{pair:?} is not a label; write key=value")),
+        })
+        .collect()
 }
 
 fn read_bounded(path: &std::path::Path, limit: u64) -> Result<String, String> {

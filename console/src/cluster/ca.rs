@@ -36,6 +36,20 @@ pub enum CaError {
     Generate(String),
 }
 
+/// Who a client certificate of this CA names: the node id (CN) and the serial (hex).
+pub fn client_identity(der: &[u8]) -> Option<(String, String)> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let node_id = cert
+        .subject()
+        .iter_common_name()
+        .next()?
+        .as_str()
+        .ok()?
+        .to_owned();
+    Some((node_id, hex::encode(cert.raw_serial())))
+}
+
 /// A certificate the CA issued for a node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuedCert {
@@ -196,6 +210,46 @@ impl ClusterCa {
             serial: hex::encode(serial),
             not_after: now + valid_secs,
         })
+    }
+
+    /// The TLS configuration of the agent channel: this CA's server certificate, and client
+    /// certificates verified against this CA when presented (joining agents have none yet;
+    /// the routes decide which need one).
+    pub fn channel_server_config(
+        &self,
+        names: &SelfSignedNames,
+        now: i64,
+    ) -> Result<std::sync::Arc<rustls::ServerConfig>, CaError> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        use std::sync::Arc;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let (chain_pem, key_pem) = self.issue_server_cert(names, now)?;
+        let chain: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(chain_pem.as_bytes())
+                .collect::<Result<_, _>>()
+                .map_err(|e| CaError::Generate(e.to_string()))?;
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+            .map_err(|e| CaError::Generate(e.to_string()))?;
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from(self.cert_der.clone()))
+            .map_err(|e| CaError::Generate(e.to_string()))?;
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider.clone(),
+        )
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| CaError::Generate(e.to_string()))?;
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| CaError::Generate(e.to_string()))?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(chain, key)
+            .map_err(|e| CaError::Generate(e.to_string()))?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
     }
 
     fn issuer(&self) -> Result<Issuer<'static, &KeyPair>, CaError> {

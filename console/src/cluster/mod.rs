@@ -2,6 +2,7 @@
 //! channel on :9879) the nodes themselves.
 
 pub mod ca;
+pub mod hub;
 pub mod service;
 pub mod token;
 

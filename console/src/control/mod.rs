@@ -14,6 +14,7 @@ use tokio::net::{UnixListener, UnixStream};
 
 use crate::audit::{Actor, Source};
 use crate::clock::{rfc3339, unix_now};
+use crate::cluster::ClusterError;
 use crate::license::{LicenseError, LoadedLicense};
 use crate::state::AppState;
 use protocol::{Request, Response, MAX_LINE_BYTES};
@@ -97,14 +98,7 @@ async fn answer(stream: UnixStream, state: Arc<AppState>) {
             message: format!("request larger than {MAX_LINE_BYTES} bytes"),
         },
         Ok(_) => match serde_json::from_str::<Request>(&line) {
-            Ok(request) => {
-                let state = state.clone();
-                tokio::task::spawn_blocking(move || handle(&state, request))
-                    .await
-                    .unwrap_or_else(|e| Response::Error {
-                        message: format!("the console failed to handle the request: {e}"),
-                    })
-            }
+            Ok(request) => handle_async(state.clone(), request).await,
             Err(e) => Response::Error {
                 message: format!("not a request this console understands: {e}"),
             },
@@ -117,6 +111,29 @@ async fn answer(stream: UnixStream, state: Arc<AppState>) {
     text.push('\n');
     if let Err(e) = write.write_all(text.as_bytes()).await {
         tracing::debug!(error = %e, "control socket: cannot write the response");
+    }
+}
+
+/// Node commands; everything else runs on the blocking pool (SQLite, hashing).
+async fn handle_async(state: Arc<AppState>, request: Request) -> Response {
+    let blocking = |state: Arc<AppState>, request: Request| async move {
+        tokio::task::spawn_blocking(move || handle(&state, request))
+            .await
+            .unwrap_or_else(|e| Response::Error {
+                message: format!("the console failed to handle the request: {e}"),
+            })
+    };
+    match request {
+        Request::RemoveNode { node } => {
+            let hub = state.hub.clone();
+            let removed = node.clone();
+            let response = blocking(state, Request::RemoveNode { node }).await;
+            if matches!(response, Response::Done { .. }) {
+                hub.disconnect(&removed);
+            }
+            response
+        }
+        other => blocking(state, other).await,
     }
 }
 
@@ -182,6 +199,60 @@ fn handle(state: &AppState, request: Request) -> Response {
             },
             Err(e) => failure("license show", &e),
         },
+        Request::ListNodes => match state.cluster.nodes() {
+            Ok(records) => Response::Nodes {
+                nodes: records.into_iter().map(|r| node_view(state, r)).collect(),
+            },
+            Err(e) => failure("nodes", &e),
+        },
+        Request::JoinToken { ttl, labels } => {
+            let ttl = match ttl.as_deref().map(crate::config::parse_duration) {
+                None => std::time::Duration::from_secs(3600),
+                Some(Ok(ttl)) => ttl,
+                Some(Err(why)) => {
+                    return Response::Error {
+                        message: format!("--ttl: {why}"),
+                    }
+                }
+            };
+            let now = unix_now();
+            match state.cluster.create_join_token(
+                ttl,
+                &labels,
+                &Actor::LocalRoot,
+                &Source::Local,
+                now,
+            ) {
+                Ok(token) => Response::JoinToken {
+                    command: crate::http::join_command(&state.cluster_url, &token.to_string()),
+                    token: token.to_string(),
+                    expires_at: rfc3339(now + ttl.as_secs() as i64),
+                },
+                Err(e) => cluster_failure("join token", e),
+            }
+        }
+        Request::SetNodeLabels { node, labels } => {
+            match state
+                .cluster
+                .set_labels(&node, &labels, &Actor::LocalRoot, &Source::Local)
+            {
+                Ok(()) => Response::Done {
+                    message: format!("labels of {node} set"),
+                },
+                Err(e) => cluster_failure("labels", e),
+            }
+        }
+        Request::RemoveNode { node } => {
+            match state
+                .cluster
+                .remove(&node, &Actor::LocalRoot, &Source::Local, unix_now())
+            {
+                Ok(()) => Response::Done {
+                    message: format!("{node} removed; its agent is refused from now on"),
+                },
+                Err(e) => cluster_failure("remove", e),
+            }
+        }
         Request::ResetPassword => {
             match state
                 .auth
@@ -205,6 +276,38 @@ fn failure(what: &str, cause: &dyn std::fmt::Display) -> Response {
     tracing::error!(error = %cause, "control socket: {what} failed");
     Response::Error {
         message: format!("{what} failed inside the console; see its log"),
+    }
+}
+
+fn cluster_failure(what: &str, error: ClusterError) -> Response {
+    match error {
+        ClusterError::Store(_) | ClusterError::Ca(_) => failure(what, &error),
+        refused => Response::Error {
+            message: refused.to_string(),
+        },
+    }
+}
+
+fn node_view(state: &AppState, record: crate::store::NodeRecord) -> protocol::Node {
+    let facts: Option<outpost_agent::protocol::Facts> = record
+        .facts
+        .as_deref()
+        .and_then(|text| serde_json::from_str(text).ok());
+    protocol::Node {
+        status: if state.hub.status(&record.id).online {
+            "online".into()
+        } else {
+            "offline".into()
+        },
+        last_seen_at: record.last_seen_at.map(rfc3339),
+        os: facts.as_ref().map(|f| f.os.clone()),
+        docker_version: facts
+            .as_ref()
+            .and_then(|f| f.docker.as_ref().map(|d| d.version.clone())),
+        addresses: facts.map(|f| f.addresses).unwrap_or_default(),
+        id: record.id,
+        hostname: record.hostname,
+        labels: record.labels,
     }
 }
 

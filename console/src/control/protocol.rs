@@ -15,6 +15,18 @@ pub enum Request {
         trust_key: Option<String>,
     },
     ShowLicense,
+    ListNodes,
+    JoinToken {
+        ttl: Option<String>,
+        labels: std::collections::BTreeMap<String, String>,
+    },
+    SetNodeLabels {
+        node: String,
+        labels: std::collections::BTreeMap<String, String>,
+    },
+    RemoveNode {
+        node: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +44,17 @@ pub enum Response {
     },
     License {
         license: Option<License>,
+    },
+    Nodes {
+        nodes: Vec<Node>,
+    },
+    JoinToken {
+        token: String,
+        command: String,
+        expires_at: String,
+    },
+    Done {
+        message: String,
     },
     Error {
         message: String,
@@ -64,4 +87,17 @@ pub struct License {
     pub api_host: Option<String>,
     pub registry_username: Option<String>,
     pub vendor_key_fingerprint: String,
+}
+
+/// A node as `outpostctl nodes` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    pub id: String,
+    pub hostname: String,
+    pub status: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub last_seen_at: Option<String>,
+    pub os: Option<String>,
+    pub docker_version: Option<String>,
+    pub addresses: Vec<String>,
 }

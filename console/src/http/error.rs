@@ -45,6 +45,18 @@ pub enum ApiError {
     KeyConfirmationRequired(String),
     #[error("{0}")]
     TrustKeyMismatch(String),
+    #[error("{message}")]
+    JoinRefused { code: &'static str, message: String },
+    #[error("This endpoint needs the node's client certificate.")]
+    NodeCertificateRequired,
+    #[error("{0}")]
+    NodeRefused(String),
+    #[error("There is no node {0}.")]
+    NodeNotFound(String),
+    #[error("{0}")]
+    NodeUnavailable(String),
+    #[error("The node could not do it: {0}")]
+    NodeCommandFailed(String),
     #[error("{0}")]
     BadRequest(String),
     #[error("There is no such API route.")]
@@ -83,6 +95,12 @@ impl ApiError {
                 (StatusCode::CONFLICT, "key_confirmation_required")
             }
             ApiError::TrustKeyMismatch(_) => (StatusCode::BAD_REQUEST, "trust_key_mismatch"),
+            ApiError::JoinRefused { code, .. } => (StatusCode::FORBIDDEN, code),
+            ApiError::NodeCertificateRequired => (StatusCode::UNAUTHORIZED, "certificate_required"),
+            ApiError::NodeRefused(_) => (StatusCode::FORBIDDEN, "node_refused"),
+            ApiError::NodeNotFound(_) => (StatusCode::NOT_FOUND, "node_not_found"),
+            ApiError::NodeUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "node_unavailable"),
+            ApiError::NodeCommandFailed(_) => (StatusCode::BAD_GATEWAY, "node_command_failed"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
@@ -238,6 +256,15 @@ fn clone_for_reply(error: &ApiError) -> ApiError {
         ApiError::LicenseOtherApp(m) => ApiError::LicenseOtherApp(m.clone()),
         ApiError::KeyConfirmationRequired(m) => ApiError::KeyConfirmationRequired(m.clone()),
         ApiError::TrustKeyMismatch(m) => ApiError::TrustKeyMismatch(m.clone()),
+        ApiError::JoinRefused { code, message } => ApiError::JoinRefused {
+            code,
+            message: message.clone(),
+        },
+        ApiError::NodeCertificateRequired => ApiError::NodeCertificateRequired,
+        ApiError::NodeRefused(m) => ApiError::NodeRefused(m.clone()),
+        ApiError::NodeNotFound(m) => ApiError::NodeNotFound(m.clone()),
+        ApiError::NodeUnavailable(m) => ApiError::NodeUnavailable(m.clone()),
+        ApiError::NodeCommandFailed(m) => ApiError::NodeCommandFailed(m.clone()),
         ApiError::BadRequest(m) => ApiError::BadRequest(m.clone()),
         ApiError::NotFound => ApiError::NotFound,
         ApiError::MethodNotAllowed => ApiError::MethodNotAllowed,

@@ -35,6 +35,11 @@ pub const DEFAULT_BODY_LIMIT: BodyLimit = BodyLimit {
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub SocketAddr);
 
+/// The DER client certificate of a mutual-TLS connection, verified by the TLS layer
+/// against the cluster CA (put into extensions by the accept loop).
+#[derive(Debug, Clone)]
+pub struct PeerCertificate(pub Arc<Vec<u8>>);
+
 /// Where the request came from, for the audit log and the login rate limit.
 pub fn source() -> impl Filter<Extract = (Source,), Error = std::convert::Infallible> + Clone {
     warp::ext::optional::<PeerAddr>()

@@ -1,6 +1,7 @@
 //! The HTTPS console: the one route table, the guard that puts every non-public API route
 //! behind a session, and the JSON error mapping. Only this module knows warp.
 
+pub mod agent_channel;
 pub mod api;
 mod assets;
 mod audit_log;
@@ -8,6 +9,7 @@ mod error;
 mod filters;
 mod health;
 mod license;
+mod nodes;
 mod session;
 mod status;
 pub mod tls;
@@ -22,7 +24,8 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 pub use error::ApiError;
-pub use filters::{PeerAddr, CSRF_HEADER, SESSION_COOKIE};
+pub use filters::{PeerAddr, PeerCertificate, CSRF_HEADER, SESSION_COOKIE};
+pub use nodes::join_command;
 
 use crate::auth::AdminSession;
 pub use crate::state::AppState;
@@ -64,6 +67,16 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/api/v1/license/inspect", Access::Admin),
     route("POST", "/api/v1/license", Access::Admin),
     route("GET", "/api/v1/license", Access::Admin),
+    route("GET", "/api/v1/nodes", Access::Admin),
+    route("POST", "/api/v1/nodes/join-token", Access::Admin),
+    route("PUT", "/api/v1/nodes/node-x/labels", Access::Admin),
+    route("DELETE", "/api/v1/nodes/node-x", Access::Admin),
+    route("POST", "/api/v1/nodes/node-x/containers", Access::Admin),
+    route(
+        "GET",
+        "/api/v1/nodes/node-x/containers/web/logs",
+        Access::Admin,
+    ),
     route("GET", "/api/v1/audit", Access::Admin),
 ];
 
@@ -105,6 +118,8 @@ pub fn routes(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
         .or(audit_log::routes(state.clone()))
         .unify()
         .or(license::routes(state.clone()))
+        .unify()
+        .or(nodes::routes(state.clone()))
         .unify();
     let guarded = filters::admin_session(state.clone())
         .and(admin_routes)

@@ -40,9 +40,19 @@ fn console() -> Console {
         auth: Arc::new(Auth::new(store.clone(), SessionPolicy::default())),
         certs: Arc::new(certs),
         licenses: Arc::new(crate::license::Licenses::new(store.clone())),
+        cluster: Arc::new(crate::cluster::Cluster::new(
+            store.clone(),
+            Arc::new(
+                crate::cluster::ca::ClusterCa::load_or_generate(&dir.path().join("ca"), unix_now())
+                    .unwrap()
+                    .0,
+            ),
+        )),
+        hub: Arc::new(crate::cluster::hub::Hub::new(store.clone())),
         started: Instant::now(),
         started_at: unix_now(),
         base_url: "https://console.test:8800".into(),
+        cluster_url: "https://console.test:9879".into(),
     });
     Console {
         filter: routes(state.clone()),
@@ -160,8 +170,10 @@ async fn with_a_session_every_route_in_the_table_exists() {
                     .header(CSRF_HEADER, &csrf),
             )
             .await;
+        // A route that exists may still answer 404 for a missing resource, but never with
+        // the router's own `not_found` code.
         assert!(
-            answer.status != StatusCode::NOT_FOUND
+            answer.body["error"]["code"] != "not_found"
                 && answer.status != StatusCode::METHOD_NOT_ALLOWED
                 && answer.status != StatusCode::UNAUTHORIZED,
             "{} {} answered {}",

@@ -1,6 +1,8 @@
-//! The HTTPS server: our own accept loop over tokio-rustls, each connection served by
-//! hyper-util's auto (HTTP/1 + HTTP/2) builder over the warp filter. The peer address goes
-//! into each request's extensions ([`PeerAddr`]), since warp cannot see our sockets.
+//! The HTTPS servers (:8800 and the agent channel :9879): our own accept loop over
+//! tokio-rustls, each connection served by hyper-util's auto (HTTP/1 + HTTP/2) builder over
+//! the warp filter. The peer address ([`PeerAddr`]) and, when the client presented one that
+//! the TLS layer verified, its certificate ([`PeerCertificate`]) go into each request's
+//! extensions, since warp cannot see our sockets.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -18,7 +20,7 @@ use tower_service::Service;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
-use super::PeerAddr;
+use super::{PeerAddr, PeerCertificate};
 
 /// Connections served at once; past this, new ones are closed at accept.
 const MAX_CONNECTIONS: usize = 1024;
@@ -73,9 +75,18 @@ pub async fn serve(
                     return;
                 }
             };
+            let peer_certificate = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .map(|leaf| PeerCertificate(Arc::new(leaf.as_ref().to_vec())));
             let per_request =
                 hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
                     request.extensions_mut().insert(PeerAddr(peer));
+                    if let Some(certificate) = &peer_certificate {
+                        request.extensions_mut().insert(certificate.clone());
+                    }
                     let mut service = service.clone();
                     async move {
                         Ok::<_, Infallible>(

@@ -3,6 +3,7 @@ import { api, errorMessage, isAbort, type Status } from '../api';
 import { Banner } from '../components/Banner';
 import { CertificateDetails } from '../components/CertificateDetails';
 import { LicenseSummary } from '../components/LicenseSummary';
+import { NodesSummary } from '../components/NodesSummary';
 import { useDocumentTitle } from '../hooks';
 import { formatDateTime, formatRelative, formatUptime } from '../format';
 import { Link } from '../router';
@@ -88,6 +89,8 @@ export function DashboardPage() {
           </section>
 
           <LicenseSummary />
+
+          <NodesSummary />
 
           <section className="card">
             <div className="card-header">
