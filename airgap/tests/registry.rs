@@ -76,6 +76,10 @@ fn resolves_an_image_pushed_to_a_real_registry_with_tls_and_htpasswd() {
     assert_eq!(from_docker.digest, expected);
     assert_eq!(from_docker.reference, vendor_name);
 
+    // `release create` through the same mirror, with the password from a file: the
+    // signed release pins the vendor's name to the pushed digest.
+    release_create_pins_through_the_mirror(&registry, &vendor_name, &expected);
+
     // Pinned by digest: the same digest; a digest the registry lacks is not found.
     let by_digest = format!("{}/{}@{expected}", registry.host(), image.repository);
     let resolved = runtime
@@ -189,6 +193,89 @@ fn resolves_an_image_pushed_to_a_real_registry_with_tls_and_htpasswd() {
         .unwrap_err();
     assert!(matches!(error, RegistryError::Docker { .. }), "{error}");
     assert!(error.to_string().contains("no such local image"), "{error}");
+}
+
+/// Runs `outpost-airgap release create` on a one-service app naming `image` and checks the
+/// signed release; then once more with a wrong password, which must fail without showing it.
+fn release_create_pins_through_the_mirror(registry: &RealRegistry, image: &str, digest: &str) {
+    use outpost_airgap::release::Release;
+    use outpost_airgap::{open, SigningKey};
+
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("app");
+    fs::create_dir(&app).unwrap();
+    fs::write(
+        app.join("compose.yaml"),
+        format!("services:\n  main:\n    image: {image}\n"),
+    )
+    .unwrap();
+    fs::write(app.join("outpost.yaml"), "app: test-app\nversion: 1.0.0\n").unwrap();
+    let key = SigningKey::generate();
+    let key_path = dir.path().join("vendor.key");
+    key.write_new(&key_path).unwrap();
+    let ca = dir.path().join("ca.crt");
+    fs::write(&ca, &registry.ca_pem).unwrap();
+    let password = dir.path().join("password");
+    let out = dir.path().join("release.json");
+
+    let create = |password_text: &str| {
+        fs::write(&password, format!("{password_text}\n")).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_outpost-airgap"))
+            .args([
+                "release",
+                "create",
+                "--channel",
+                "stable",
+                "--sequence",
+                "7",
+            ])
+            .arg("--app")
+            .arg(&app)
+            .arg("--key")
+            .arg(&key_path)
+            .arg("--out")
+            .arg(&out)
+            .arg("--registry-mirror")
+            .arg(format!("registry.outpost.test={}", registry.host()))
+            .arg("--registry-auth")
+            .arg(format!("{}={USER}:{}", registry.host(), password.display()))
+            .arg("--registry-ca")
+            .arg(format!("{}={}", registry.host(), ca.display()))
+            .output()
+            .unwrap()
+    };
+
+    let output = create(PASSWORD);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "release create failed: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains(digest), "{stdout}");
+    let release: Release = open(
+        &fs::read(&out).unwrap(),
+        &key.public(),
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    assert_eq!(release.app_id, "test-app");
+    assert_eq!(release.sequence, 7);
+    assert_eq!(release.images.len(), 1);
+    assert_eq!(release.images[0].reference, image);
+    assert_eq!(release.images[0].digest, digest);
+    assert_eq!(release.images[0].platform, "linux/amd64");
+
+    fs::remove_file(&out).unwrap();
+    let output = create(WRONG_PASSWORD);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("rejected") && stderr.contains(image),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(WRONG_PASSWORD), "{stderr}");
+    assert!(!out.exists(), "a failed release create writes nothing");
 }
 
 /// `docker-registry serve` with TLS (a CA made here) and htpasswd (bcrypt made here).

@@ -72,19 +72,18 @@ impl Console {
         Self::start_with(data_dir, &[])
     }
 
+    /// Starts a console with extra flags; a `--cluster-listen` among them replaces the
+    /// default free loopback port.
     pub fn start_with(data_dir: &Path, extra_args: &[&str]) -> Result<Console> {
         let stderr_path = data_dir.with_extension("stderr.log");
         let stderr = std::fs::File::create(&stderr_path)?;
-        let mut child = Command::new(binary("outpost-console"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--cluster-listen",
-                "127.0.0.1:0",
-                "--data-dir",
-            ])
-            .arg(data_dir)
+        let mut command = Command::new(binary("outpost-console"));
+        command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]);
+        command.arg(data_dir);
+        if !extra_args.contains(&"--cluster-listen") {
+            command.args(["--cluster-listen", "127.0.0.1:0"]);
+        }
+        let mut child = command
             .args(extra_args)
             .env_remove("OUTPOST_CONFIG")
             .stdin(Stdio::null())
@@ -200,6 +199,254 @@ impl Drop for Console {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (for a console that must keep its
+/// agent channel port across a restart).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A signed-in admin session on a console.
+pub struct Admin {
+    pub http: reqwest::Client,
+    pub csrf: String,
+    base: String,
+}
+
+impl Admin {
+    /// Sets the admin password with the console's setup link (first start) and signs in.
+    pub async fn set_up(console: &Console, password: &str) -> Result<Admin> {
+        let http = client();
+        let token = console
+            .setup_token()
+            .context("the console printed no setup link")?;
+        let answer = http
+            .post(console.at("/api/v1/setup"))
+            .json(&serde_json::json!({"token": token, "password": password}))
+            .send()
+            .await?;
+        if !answer.status().is_success() {
+            bail!("setup failed: {}", answer.text().await?);
+        }
+        Admin::log_in(console, password).await
+    }
+
+    pub async fn log_in(console: &Console, password: &str) -> Result<Admin> {
+        let http = client();
+        let answer = http
+            .post(console.at("/api/v1/login"))
+            .json(&serde_json::json!({"password": password}))
+            .send()
+            .await?;
+        if !answer.status().is_success() {
+            bail!("login failed: {}", answer.text().await?);
+        }
+        let body: serde_json::Value = answer.json().await?;
+        Ok(Admin {
+            http,
+            csrf: body["csrf_token"].as_str().unwrap_or_default().to_owned(),
+            base: format!("https://{}", console.address),
+        })
+    }
+
+    pub async fn get(&self, path: &str) -> Result<(u16, serde_json::Value)> {
+        let answer = self.http.get(format!("{}{path}", self.base)).send().await?;
+        let status = answer.status().as_u16();
+        Ok((
+            status,
+            answer.json().await.unwrap_or(serde_json::Value::Null),
+        ))
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> Result<(u16, serde_json::Value)> {
+        let answer = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("x-csrf-token", &self.csrf)
+            .json(&body)
+            .send()
+            .await?;
+        let status = answer.status().as_u16();
+        Ok((
+            status,
+            answer.json().await.unwrap_or(serde_json::Value::Null),
+        ))
+    }
+
+    /// A fresh join token, with optional labels.
+    pub async fn join_token(&self, ttl: &str, labels: serde_json::Value) -> Result<String> {
+        let (status, body) = self
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/nodes/join-token",
+                serde_json::json!({"ttl": ttl, "labels": labels}),
+            )
+            .await?;
+        if status != 200 {
+            bail!("join token: {status} {body}");
+        }
+        Ok(body["token"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// The node with `id` as the API shows it.
+    pub async fn node(&self, id: &str) -> Result<Option<serde_json::Value>> {
+        let (_, body) = self.get("/api/v1/nodes").await?;
+        Ok(body["nodes"]
+            .as_array()
+            .and_then(|nodes| nodes.iter().find(|n| n["id"] == id).cloned()))
+    }
+
+    /// Waits (bounded) until node `id` has `status` ("online"/"offline").
+    pub async fn wait_for_status(
+        &self,
+        id: &str,
+        status: &str,
+        limit: Duration,
+    ) -> Result<serde_json::Value> {
+        eventually(&format!("node {id} {status}"), limit, || async {
+            self.node(id)
+                .await
+                .ok()
+                .flatten()
+                .filter(|n| n["status"] == status)
+        })
+        .await
+    }
+}
+
+/// A running `outpost-agent`, killed on drop.
+pub struct Agent {
+    child: Option<Child>,
+    pub data_dir: PathBuf,
+    lines: Arc<std::sync::Mutex<Vec<String>>>,
+    stderr_path: PathBuf,
+}
+
+impl Agent {
+    /// `outpost-agent join --console URL --token TOKEN --data-dir DIR` (then it runs).
+    pub fn join(console_url: &str, token: &str, data_dir: &Path) -> Result<Agent> {
+        Agent::spawn(
+            Command::new(binary("outpost-agent"))
+                .args([
+                    "join",
+                    "--console",
+                    console_url,
+                    "--token",
+                    token,
+                    "--data-dir",
+                ])
+                .arg(data_dir),
+            data_dir,
+        )
+    }
+
+    /// `outpost-agent run --data-dir DIR`: reuses the identity from an earlier join.
+    pub fn run(data_dir: &Path) -> Result<Agent> {
+        Agent::spawn(
+            Command::new(binary("outpost-agent"))
+                .args(["run", "--data-dir"])
+                .arg(data_dir),
+            data_dir,
+        )
+    }
+
+    /// Spawns an agent command (for running it inside a network namespace, say).
+    pub fn spawn(command: &mut Command, data_dir: &Path) -> Result<Agent> {
+        let stderr_path = data_dir.with_extension(format!("agent-{}.log", std::process::id()));
+        let stderr = std::fs::File::create(&stderr_path)?;
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .context("spawning outpost-agent")?;
+        let stdout = child.stdout.take().expect("piped");
+        let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
+                sink.lock().expect("lines").push(line);
+            }
+        });
+        Ok(Agent {
+            child: Some(child),
+            data_dir: data_dir.to_owned(),
+            lines,
+            stderr_path,
+        })
+    }
+
+    /// Waits (bounded) for the agent to print `joined as <id>` or, for `run`, read the id
+    /// from its data dir once it says it is connected.
+    pub async fn node_id(&self, limit: Duration) -> Result<String> {
+        let found = eventually("the agent's node id", limit, || async {
+            let lines = self.lines.lock().expect("lines").clone();
+            lines
+                .iter()
+                .find_map(|l| l.split("joined as ").nth(1))
+                .map(|id| id.split_whitespace().next().unwrap_or_default().to_owned())
+                .or_else(|| {
+                    let text = std::fs::read_to_string(self.data_dir.join("node.json")).ok()?;
+                    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+                    json["node_id"].as_str().map(str::to_owned)
+                })
+        })
+        .await;
+        found.with_context(|| format!("agent output: {:?}; log: {}", self.lines(), self.stderr()))
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().expect("lines").clone()
+    }
+
+    pub fn stdout_contains(&self, text: &str) -> bool {
+        self.lines().iter().any(|l| l.contains(text))
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// Waits (bounded) for the agent to exit; returns its exit code.
+    pub async fn exit_code(&mut self, limit: Duration) -> Result<Option<i32>> {
+        let child = self.child.as_mut().context("already stopped")?;
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status.code());
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "the agent did not exit within {limit:?}; log: {}",
+                    self.stderr()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 
