@@ -21,12 +21,11 @@ ui: setup
 build: ui
 	OUTPOST_REQUIRE_UI=1 $(CARGO) build --workspace --bins
 
-## Start the console on embedded defaults (SQLite and a self-signed certificate under
-## $(DATA_DIR)); it prints its URL and, until an admin is set, the one-time setup link.
+## Start the sample vendor's api host, the console on embedded defaults (SQLite and a
+## self-signed certificate under $(DATA_DIR)) and a local agent as the primary node; prints
+## the console URL, the one-time setup link and the sample license.
 run: build
-	@echo "Starting the Outpost console (data dir $(DATA_DIR)); Ctrl-C stops it."
-	target/debug/outpost-console serve --data-dir "$(DATA_DIR)" --listen "$(LISTEN)" \
-		--advertise-host "$(ADVERTISE_HOST)"
+	DATA_DIR="$(DATA_DIR)" LISTEN="$(LISTEN)" ADVERTISE_HOST="$(ADVERTISE_HOST)" scripts/run.sh
 
 ## Every test: Rust unit and integration tests, UI tests, the browser test, shellcheck.
 test: build test-rust test-ui test-e2e shellcheck
