@@ -210,7 +210,12 @@ pub struct Healthcheck {
     pub start_period_ms: u64,
 }
 
-/// How a command ended.
+/// How a command ended. `Ok.output` per command: `PullImage` → `{reference}`;
+/// `EnsureNetwork` → `{name, id}`; `EnsureVolume` → `{name}`; `RunContainer` → `{id, name,
+/// action}`; `StopContainer` → `{name}`; `RemoveContainer` → `{name, removed}`;
+/// `InspectContainer` → the container's state; `ListContainers` → `{containers}`; `Logs` →
+/// `{lines: <count>}` (the lines themselves arrive as `Progress::LogLine`);
+/// `TrustRegistryCa` → `{host, path}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum CommandResult {

@@ -1,13 +1,17 @@
 // Browser end-to-end test of the Outpost console: the real `outpost-console` binary with its
 // embedded UI, driven by the system Chromium through playwright-core.
 //
-// Flow: setup link -> password -> login (wrong, then right) -> dashboard -> audit log ->
-// TLS upload (garbage rejected, real pair hot-swapped without restart) -> logout.
+// Flow: setup link -> password -> login (wrong, then right) -> dashboard ->
+// license (first load pins the vendor key after the trust dialog; a file signed by another key is refused) ->
+// nodes (join command from the page, a real agent joins and goes online, labels, SIGKILL -> offline) ->
+// audit log -> TLS upload (garbage rejected, real pair hot-swapped without restart) -> logout.
 //
 // Environment:
 //   OUTPOST_CONSOLE_BIN   console binary (default <repo>/target/debug/outpost-console)
+//   OUTPOST_AIRGAP_BIN    vendor tool, for keys and licenses (default <repo>/target/debug/outpost-airgap)
+//   OUTPOST_AGENT_BIN     node agent (default <repo>/target/debug/outpost-agent)
 //   OUTPOST_E2E_CHROMIUM  browser binary (default /usr/bin/chromium)
-//   OUTPOST_E2E_VERBOSE=1 echo the console's stdout/stderr while the test runs
+//   OUTPOST_E2E_VERBOSE=1 echo the console's and the agent's stdout/stderr while the test runs
 //
 // Screenshots go to <repo>/target/e2e/. The last line is always `e2e: N passed, M failed`.
 
@@ -24,6 +28,8 @@ import { chromium } from 'playwright-core';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
 const CONSOLE_BIN = process.env.OUTPOST_CONSOLE_BIN || path.join(ROOT, 'target', 'debug', 'outpost-console');
+const AIRGAP_BIN = process.env.OUTPOST_AIRGAP_BIN || path.join(ROOT, 'target', 'debug', 'outpost-airgap');
+const AGENT_BIN = process.env.OUTPOST_AGENT_BIN || path.join(ROOT, 'target', 'debug', 'outpost-agent');
 const CHROMIUM = process.env.OUTPOST_E2E_CHROMIUM || '/usr/bin/chromium';
 const SHOTS = path.join(ROOT, 'target', 'e2e');
 const VERBOSE = process.env.OUTPOST_E2E_VERBOSE === '1';
@@ -34,6 +40,14 @@ const ACTION_TIMEOUT_MS = 15_000;
 const NAVIGATION_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
 const TLS_PROBE_TIMEOUT_MS = 10_000;
+// A node's status changes: the Nodes page re-reads the list every 3 s, the console marks a silent node
+// offline after 3 missed 5 s heartbeats.
+const NODE_STATUS_TIMEOUT_MS = 30_000;
+
+const LICENSE_CUSTOMER = 'E2E Customer';
+const LICENSE_APP = 'e2e-app';
+const REGISTRY_PASSWORD = 'e2e-secret-pw';
+const VENDOR_FINGERPRINT_RE = /^[0-9a-f]{64}$/;
 
 const FINGERPRINT_RE = /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/;
 const CHROMIUM_ARGS = [
@@ -48,7 +62,7 @@ const CHROMIUM_ARGS = [
 ];
 
 // Resources that `cleanup` releases, whatever happened before.
-const state = { console: null, browser: null, tempDirs: [] };
+const state = { console: null, agent: null, browser: null, tempDirs: [] };
 
 main();
 
@@ -68,7 +82,8 @@ async function main() {
   }
   if (failure) {
     console.error(`\ne2e: FAILED: ${failure.message}`);
-    if (state.console) console.error(consoleLogTail(state.console));
+    if (state.console) console.error(processLogTail('console', state.console));
+    if (state.agent) console.error(processLogTail('agent', state.agent));
     console.log('e2e: 0 passed, 1 failed');
     process.exitCode = 1;
   } else {
@@ -78,11 +93,16 @@ async function main() {
 }
 
 async function run() {
-  if (!fs.existsSync(CONSOLE_BIN)) {
-    throw new Error(
-      `console binary not found at ${CONSOLE_BIN} ` +
-        '(build it with `cargo build -p outpost-console` or set OUTPOST_CONSOLE_BIN)',
-    );
+  for (const [what, bin, env] of [
+    ['console', CONSOLE_BIN, 'OUTPOST_CONSOLE_BIN'],
+    ['airgap', AIRGAP_BIN, 'OUTPOST_AIRGAP_BIN'],
+    ['agent', AGENT_BIN, 'OUTPOST_AGENT_BIN'],
+  ]) {
+    if (!fs.existsSync(bin)) {
+      throw new Error(
+        `${what} binary not found at ${bin} (build it with \`cargo build --workspace --bins\` or set ${env})`,
+      );
+    }
   }
   fs.mkdirSync(SHOTS, { recursive: true });
 
@@ -94,7 +114,7 @@ async function run() {
   state.console = con;
   const base = new URL(con.consoleUrl);
   const port = Number(base.port || 443);
-  log(`console at ${con.consoleUrl}`);
+  log(`console at ${con.consoleUrl}, agent channel at ${con.agentUrl}`);
 
   state.browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   const context = await state.browser.newContext({
@@ -116,6 +136,44 @@ async function run() {
     named(`"${what}" (data-testid=${id}) to be visible`, () =>
       byId(id).waitFor({ state: 'visible', timeout: ACTION_TIMEOUT_MS }),
     );
+
+  // The details card shows the license issued by `makeLicense`, field by field.
+  const expectLicenseDetails = async (lic) => {
+    await waitVisible('license-details');
+    const text = async (id) => oneLine(await byId(id).textContent());
+    const customer = await eventually(`license-customer to read "${lic.customer}"`, async () =>
+      (await text('license-customer')) === lic.customer ? lic.customer : null,
+    );
+    check(customer === lic.customer, `license-customer reads "${customer}"`);
+    check((await text('license-app-id')) === LICENSE_APP, `license-app-id reads "${await text('license-app-id')}"`);
+    check((await text('license-channel')) === 'stable', `license-channel reads "${await text('license-channel')}"`);
+    check((await text('license-max-nodes')) === '3', `license-max-nodes reads "${await text('license-max-nodes')}"`);
+    check((await text('license-registry-user')) === 'pull', `license-registry-user reads "${await text('license-registry-user')}"`);
+    const expiry = await byId('license-expiry').getAttribute('data-value');
+    check(expiry?.startsWith(lic.expires), `license-expiry data-value is ${expiry}, issued to expire on ${lic.expires}`);
+    const tier = byId('license-entitlements').locator('[data-testid="license-entitlement"][data-key="tier"]');
+    await named('the entitlement tier=gold', () => tier.waitFor({ state: 'visible', timeout: ACTION_TIMEOUT_MS }));
+    const tierText = oneLine(await tier.innerText());
+    check(/^tier\s+gold$/.test(tierText), `the tier entitlement row reads "${tierText}"`);
+    const fp = await byId('license-fingerprint').getAttribute('data-value');
+    check(fp === lic.fingerprint, `license-fingerprint data-value is ${fp}, keygen printed ${lic.fingerprint}`);
+  };
+
+  // The secret is nowhere: not in the page text, the markup, form fields, storage, or the API answer.
+  const expectNoSecret = async (secret, when) => {
+    const seen = {
+      'page text': await page.evaluate(() => document.body.innerText),
+      markup: await page.content(),
+      'form fields': await page.evaluate(() =>
+        Array.from(document.querySelectorAll('input, textarea'), (el) => el.value).join('\n'),
+      ),
+      storage: await page.evaluate(() => JSON.stringify([{ ...localStorage }, { ...sessionStorage }])),
+      'GET /api/v1/license': JSON.stringify(await apiJson(context, base, '/api/v1/license')),
+    };
+    for (const [where, text] of Object.entries(seen)) {
+      check(!text.includes(secret), `the registry password shows up in the ${where} ${when}`);
+    }
+  };
 
   try {
     let oldFingerprint;
@@ -161,7 +219,182 @@ async function run() {
       await shot('03-dashboard.png');
     });
 
-    await step('3 audit', async () => {
+    await step('3 license', async () => {
+      const keysDir = tempDir('outpost-e2e-vendor-');
+      const vendor = makeLicense(keysDir, 'vendor', {
+        customer: LICENSE_CUSTOMER,
+        registryPassword: REGISTRY_PASSWORD,
+      });
+      // Same app, another customer, signed by a key the console does not trust.
+      const other = makeLicense(keysDir, 'other', { customer: 'Other Vendor Customer' });
+      check(vendor.fingerprint !== other.fingerprint, 'two keygen runs printed the same fingerprint');
+      log(`vendor key ${vendor.fingerprint}, other key ${other.fingerprint}`);
+
+      await byId('nav-license').click();
+      await waitVisible('license-page');
+      await waitVisible('license-empty', 'license page without a license');
+
+      // First load: the vendor key is shown for confirmation before anything is stored.
+      await page.getByTestId('license-file').setInputFiles(vendor.licenseFile);
+      await byId('license-load').click();
+      await waitVisible('trust-dialog');
+      const trustFingerprint = byId('trust-fingerprint');
+      const shownValue = await trustFingerprint.getAttribute('data-value');
+      check(
+        shownValue === vendor.fingerprint,
+        `trust dialog fingerprint data-value is ${shownValue}, keygen printed ${vendor.fingerprint}`,
+      );
+      const shownText = compactHex(await trustFingerprint.textContent());
+      check(
+        shownText === vendor.fingerprint,
+        `trust dialog fingerprint text reads ${shownText}, keygen printed ${vendor.fingerprint}`,
+      );
+      const trustCustomer = (await byId('trust-customer').textContent())?.trim();
+      check(trustCustomer === LICENSE_CUSTOMER, `trust dialog customer is "${trustCustomer}"`);
+      await shot('04-license-trust.png');
+
+      await byId('trust-confirm').click();
+      await named('the trust dialog to close', () =>
+        page.getByTestId('trust-dialog').waitFor({ state: 'hidden', timeout: ACTION_TIMEOUT_MS }),
+      );
+      await waitVisible('license-success');
+      await waitVisible('license-details');
+      await expectLicenseDetails(vendor);
+      await expectNoSecret(REGISTRY_PASSWORD, 'after loading the license');
+      await shot('04-license.png');
+
+      // A license signed by another key is refused in the page, and nothing changes.
+      await byId('license-replace').click();
+      await waitVisible('license-replace-form');
+      const replaceForm = byId('license-replace-form');
+      await replaceForm.getByTestId('license-file').setInputFiles(other.licenseFile);
+      await replaceForm.getByTestId('license-load').click();
+      await waitVisible('license-error', 'license-error for a license signed by another key');
+      const errorText = oneLine(await byId('license-error').innerText());
+      check(/pinned|trusted/i.test(errorText), `license-error does not mention the pinned key: "${errorText}"`);
+      const fileFp = await byId('license-error-file-fingerprint').getAttribute('data-value');
+      const pinnedFp = await byId('license-error-pinned-fingerprint').getAttribute('data-value');
+      check(fileFp === other.fingerprint, `license-error names the file's key ${fileFp}, expected ${other.fingerprint}`);
+      check(pinnedFp === vendor.fingerprint, `license-error names the pinned key ${pinnedFp}, expected ${vendor.fingerprint}`);
+      check(
+        (await page.getByTestId('trust-dialog').count()) === 0,
+        'a trust dialog was offered for a license signed by another key',
+      );
+      log(`other key refused: "${errorText}"`);
+      await expectLicenseDetails(vendor);
+      await shot('04-license-wrong-key.png');
+
+      await byId('license-replace-cancel').click();
+      await named('the replace form to close', () =>
+        page.getByTestId('license-replace-form').waitFor({ state: 'hidden', timeout: ACTION_TIMEOUT_MS }),
+      );
+      await expectLicenseDetails(vendor);
+    });
+
+    await step('4 nodes', async () => {
+      await byId('nav-nodes').click();
+      await waitVisible('nodes-page');
+      await waitVisible('nodes-empty', 'nodes-empty on a console no node has joined');
+
+      const addNode = byId('node-add');
+      await addNode.getByTestId('join-token-create').click();
+      await waitVisible('join-command');
+      const command = oneLine(await byId('join-command').textContent());
+      const parsed = command.match(/^outpost-agent join --console (https:\/\/\S+) --token (OPT1\.\S+)$/);
+      check(parsed, `unexpected join command: "${command.replace(/OPT1\.\S+/, 'OPT1.<redacted>')}"`);
+      const [, agentUrl, token] = parsed;
+      check(
+        agentUrl === con.agentUrl,
+        `the join command points at ${agentUrl}, the console's agent channel is ${con.agentUrl}`,
+      );
+      const caHash = token.split('.')[1];
+      check(/^[0-9a-f]{64}$/.test(caHash ?? ''), `the join token has no CA hash: ${token.slice(0, 12)}...`);
+
+      const agentDir = path.join(tempDir('outpost-e2e-agent-'), 'agent');
+      const agent = startAgent(['join', '--console', agentUrl, '--token', token, '--data-dir', agentDir]);
+      state.agent = agent;
+
+      // Exactly one node (the console is new), online, with the facts the agent reported.
+      const rows = byId('node-row');
+      const nodeId = await eventually(
+        'a node-row with node-status "online" and OS/Docker facts',
+        async () => {
+          agentAlive(agent);
+          if ((await rows.count()) !== 1) return null;
+          const row = rows.first();
+          const status = row.getByTestId('node-status');
+          if ((await status.textContent())?.trim() !== 'online') return null;
+          if ((await status.getAttribute('data-value')) !== 'online') return null;
+          if (!nonEmpty(await row.getByTestId('node-os').textContent())) return null;
+          if (!nonEmpty(await row.getByTestId('node-docker').textContent())) return null;
+          return row.getAttribute('data-node-id');
+        },
+        NODE_STATUS_TIMEOUT_MS,
+      );
+      const row = page.locator(`[data-testid="node-row"][data-node-id="${nodeId}"]`);
+      const joined = JSON.parse(fs.readFileSync(path.join(agentDir, 'node.json'), 'utf8'));
+      check(joined.node_id === nodeId, `the page shows node ${nodeId}, the agent joined as ${joined.node_id}`);
+      check((await row.getAttribute('data-status')) === 'online', 'node-row data-status is not "online"');
+      const facts = {
+        host: oneLine(await row.getByTestId('node-hostname').textContent()),
+        os: oneLine(await row.getByTestId('node-os').textContent()),
+        cpus: oneLine(await row.getByTestId('node-cpus').textContent()),
+        memory: oneLine(await row.getByTestId('node-memory').textContent()),
+        docker: oneLine(await row.getByTestId('node-docker').textContent()),
+        disks: (await row.getByTestId('node-disk').allTextContents()).map(oneLine).join(', '),
+      };
+      check(/^\d+ CPUs?$/.test(facts.cpus), `node-cpus reads "${facts.cpus}"`);
+      check(Number(await row.getByTestId('node-memory').getAttribute('data-value')) > 0, 'node-memory is not > 0');
+      check(await byId('nodes-summary').isVisible(), 'nodes-summary is not shown');
+      check(
+        (await page.getByTestId('nodes-empty').count()) === 0,
+        'nodes-empty is still shown next to a joined node',
+      );
+      log(`node ${nodeId} online: ${JSON.stringify(facts)}`);
+      await shot('05-nodes.png');
+
+      // Labels: add role=e2e in the row's editor.
+      await row.getByTestId('node-labels-button').click();
+      const editor = page.locator(`[data-testid="node-labels-edit"][data-node-id="${nodeId}"]`);
+      await named('the label editor of the node', () =>
+        editor.waitFor({ state: 'visible', timeout: ACTION_TIMEOUT_MS }),
+      );
+      await editor.getByTestId('label-add').click();
+      await editor.getByTestId('label-key').last().fill('role');
+      await editor.getByTestId('label-value').last().fill('e2e');
+      await editor.getByTestId('node-labels-save').click();
+      await named('the label editor to close after saving', () =>
+        editor.waitFor({ state: 'hidden', timeout: ACTION_TIMEOUT_MS }),
+      );
+      await waitVisible('nodes-notice', 'nodes-notice after saving labels');
+      const chip = row.locator('[data-testid="node-label"][data-key="role"]');
+      await named('the label chip role=e2e', () => chip.waitFor({ state: 'visible', timeout: ACTION_TIMEOUT_MS }));
+      check((await chip.getAttribute('data-value')) === 'e2e', 'the role chip has another data-value');
+      check(oneLine(await chip.textContent()) === 'role=e2e', `the role chip reads "${await chip.textContent()}"`);
+      const listed = await apiJson(context, base, '/api/v1/nodes');
+      const stored = listed.nodes?.find((n) => n.id === nodeId);
+      check(stored?.labels?.role === 'e2e', `GET /api/v1/nodes has labels ${JSON.stringify(stored?.labels)}`);
+
+      // The agent dies without a word: the node goes offline in the table, without a reload.
+      await killAgent(agent);
+      log(`agent killed (${JSON.stringify(agent.exited)}), waiting for the node to go offline`);
+      await eventually(
+        'the node-status of the node to read "offline"',
+        async () => {
+          const status = row.getByTestId('node-status');
+          return (
+            (await status.textContent())?.trim() === 'offline' &&
+            (await status.getAttribute('data-value')) === 'offline' &&
+            (await row.getAttribute('data-status')) === 'offline'
+          );
+        },
+        NODE_STATUS_TIMEOUT_MS,
+      );
+      check((await chip.count()) === 1, 'the role=e2e chip is gone after the node went offline');
+      await shot('06-node-offline.png');
+    });
+
+    await step('5 audit', async () => {
       await byId('nav-audit').click();
       await waitVisible('audit-page');
       const rows = await eventually('at least 3 audit-row entries', async () => {
@@ -171,11 +404,23 @@ async function run() {
       await eventually('"login.failed" in the audit log', async () =>
         (await byId('audit-page').innerText()).includes('login.failed'),
       );
+      const actions = new Set(
+        await byId('audit-row').evaluateAll((els) => els.map((el) => el.getAttribute('data-action'))),
+      );
+      for (const action of [
+        'license.key_pinned',
+        'license.loaded',
+        'node.join_token_created',
+        'node.joined',
+        'node.labels_changed',
+      ]) {
+        check(actions.has(action), `no audit-row with data-action="${action}" (found: ${[...actions].join(', ')})`);
+      }
       log(`audit log shows ${rows} rows`);
-      await shot('04-audit.png');
+      await shot('07-audit.png');
     });
 
-    await step('4 tls', async () => {
+    await step('6 tls', async () => {
       await byId('nav-tls').click();
       await waitVisible('tls-page');
       const tlsFingerprint = () => byId('tls-fingerprint');
@@ -215,7 +460,7 @@ async function run() {
       await eventually(`TLS page to show the new fingerprint ${newFingerprint}`, async () =>
         (await tlsFingerprint().textContent())?.trim() === newFingerprint,
       );
-      await shot('05-tls.png');
+      await shot('08-tls.png');
 
       const served = await peerFingerprint(base.hostname, port);
       check(
@@ -225,10 +470,10 @@ async function run() {
       log(`certificate hot-swapped: ${oldFingerprint} -> ${newFingerprint}`);
     });
 
-    await step('5 logout', async () => {
+    await step('7 logout', async () => {
       await byId('logout').click();
       await waitVisible('login-password', 'login page after logout');
-      await shot('06-logged-out.png');
+      await shot('09-logged-out.png');
 
       await page.goto(new URL('/', base).href);
       await waitVisible('login-password', 'login page when opening / after logout');

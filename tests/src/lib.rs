@@ -541,3 +541,70 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
         self.0.signature_verification_algorithms.supported_schemes()
     }
 }
+
+/// A tiny image built from Debian's busybox-static with `docker import`, removed on drop.
+/// Fails loudly when Docker does not answer: these tests never skip.
+pub struct BusyboxImage {
+    pub reference: String,
+}
+
+impl BusyboxImage {
+    pub fn build(tag: &str) -> Result<BusyboxImage> {
+        let docker_ok = Command::new("docker")
+            .args(["info", "--format", "{{.ServerVersion}}"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if !docker_ok {
+            bail!("Docker does not answer (`docker info` failed): run scripts/dev-setup.sh first");
+        }
+        let busybox = Path::new("/bin/busybox");
+        if !busybox.is_file() {
+            bail!("/bin/busybox is missing: install busybox-static (scripts/dev-setup.sh)");
+        }
+        let root = tempfile::tempdir()?;
+        let bin = root.path().join("bin");
+        std::fs::create_dir_all(&bin)?;
+        std::fs::copy(busybox, bin.join("busybox"))?;
+        for applet in ["sh", "echo", "sleep", "cat", "wget", "httpd", "ls"] {
+            std::os::unix::fs::symlink("busybox", bin.join(applet))?;
+        }
+        std::fs::create_dir_all(root.path().join("tmp"))?;
+        let tar = Command::new("tar")
+            .arg("-C")
+            .arg(root.path())
+            .args(["-cf", "-", "."])
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let imported = Command::new("docker")
+            .args(["import", "-", tag])
+            .stdin(tar.stdout.context("tar output")?)
+            .output()?;
+        if !imported.status.success() {
+            bail!(
+                "docker import failed: {}",
+                String::from_utf8_lossy(&imported.stderr)
+            );
+        }
+        Ok(BusyboxImage {
+            reference: tag.to_owned(),
+        })
+    }
+}
+
+impl Drop for BusyboxImage {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["image", "rm", "-f", &self.reference])
+            .output();
+    }
+}
+
+/// Removes a container by name on drop.
+pub struct ContainerGuard(pub String);
+
+impl Drop for ContainerGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
+    }
+}

@@ -216,3 +216,68 @@ async fn a_removed_node_is_refused_and_its_agent_stops() -> Result<()> {
     assert!(again.stderr().contains("removed") || again.stdout_contains("removed"));
     Ok(())
 }
+
+#[tokio::test]
+async fn the_agent_runs_a_container_on_command_and_its_logs_reach_the_console() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (console, admin) = console_and_admin(dir.path()).await?;
+    let token = admin.join_token("1h", json!({})).await?;
+    let agent = Agent::join(&console.cluster_url, &token, &dir.path().join("agent"))?;
+    let id = agent.node_id(JOIN).await?;
+    admin.wait_for_status(&id, "online", JOIN).await?;
+
+    let tag = format!("outpost-tests/diagnostic:{}", std::process::id());
+    let image = outpost_tests::BusyboxImage::build(&tag)?;
+    let name = format!("outpost-diag-{}", std::process::id());
+    let _container = outpost_tests::ContainerGuard(name.clone());
+    let (status, body) = admin
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/nodes/{id}/containers"),
+            json!({
+                "name": name,
+                "image": image.reference,
+                "command": ["sh", "-c", "echo hello-from-the-node; echo second line; sleep 120"],
+            }),
+        )
+        .await?;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body["container_id"].as_str().unwrap_or_default().is_empty());
+
+    let lines = outpost_tests::eventually("the container's logs", JOIN, || async {
+        let (status, body) = admin
+            .get(&format!(
+                "/api/v1/nodes/{id}/containers/{name}/logs?tail=50"
+            ))
+            .await
+            .ok()?;
+        (status == 200 && body.to_string().contains("hello-from-the-node")).then_some(body)
+    })
+    .await?;
+    assert!(lines.to_string().contains("second line"));
+
+    let inspect = Command::new("docker")
+        .args([
+            "inspect",
+            "--format",
+            "{{index .Config.Labels \"outpost.app\"}}",
+            &name,
+        ])
+        .output()?;
+    assert_eq!(
+        String::from_utf8_lossy(&inspect.stdout).trim(),
+        "diagnostic"
+    );
+
+    let (status, body) = admin
+        .get(&format!(
+            "/api/v1/nodes/{id}/containers/no-such-container/logs"
+        ))
+        .await?;
+    assert_eq!(status, 502, "a failing command names its cause: {body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("no-such-container"));
+    Ok(())
+}

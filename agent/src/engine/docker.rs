@@ -70,6 +70,25 @@ impl BollardEngine {
         self
     }
 
+    async fn network_id(&self, name: &str) -> Result<Option<String>, EngineError> {
+        // The name filter matches substrings; keep the exact match.
+        let options = ListNetworksOptions {
+            filters: Some(HashMap::from([(
+                "name".to_string(),
+                vec![name.to_string()],
+            )])),
+        };
+        let networks = self
+            .docker
+            .list_networks(Some(options))
+            .await
+            .map_err(|e| docker_error(Operation::InspectNetwork, name, &e))?;
+        Ok(networks
+            .into_iter()
+            .find(|n| n.name.as_deref() == Some(name))
+            .and_then(|n| n.id))
+    }
+
     /// The container named exactly `name`, if there is one.
     async fn find(&self, name: &str) -> Result<Option<ContainerInspectResponse>, EngineError> {
         match self.docker.inspect_container(name, None).await {
@@ -428,27 +447,6 @@ impl ContainerEngine for BollardEngine {
                     source: std::io::Error::other(e),
                 })
             })
-    }
-}
-
-impl BollardEngine {
-    async fn network_id(&self, name: &str) -> Result<Option<String>, EngineError> {
-        // The name filter matches substrings; keep the exact match.
-        let options = ListNetworksOptions {
-            filters: Some(HashMap::from([(
-                "name".to_string(),
-                vec![name.to_string()],
-            )])),
-        };
-        let networks = self
-            .docker
-            .list_networks(Some(options))
-            .await
-            .map_err(|e| docker_error(Operation::InspectNetwork, name, &e))?;
-        Ok(networks
-            .into_iter()
-            .find(|n| n.name.as_deref() == Some(name))
-            .and_then(|n| n.id))
     }
 }
 

@@ -278,7 +278,9 @@ pub(crate) fn rustls_error(error: &io::Error) -> Option<&rustls::Error> {
 
 /// Whether the console refused our certificate during the handshake: the alerts a TLS
 /// server sends for a client certificate it does not accept (unknown CA, revoked,
-/// expired, missing, not allowed).
+/// expired, missing, not allowed). `decrypt_error` is among them because rustls sends it
+/// for a certificate whose signature does not verify, which is what a certificate from
+/// another cluster CA of the same name (another console's) looks like.
 pub(crate) fn refused_by_alert(error: &io::Error) -> bool {
     matches!(
         rustls_error(error),
@@ -291,6 +293,7 @@ pub(crate) fn refused_by_alert(error: &io::Error) -> bool {
                 | AlertDescription::UnknownCA
                 | AlertDescription::AccessDenied
                 | AlertDescription::CertificateRequired
+                | AlertDescription::DecryptError
         ))
     )
 }

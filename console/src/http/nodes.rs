@@ -286,7 +286,7 @@ async fn run_container(
     match outcome.result {
         CommandResult::Ok { output } => json(&RunAnswer {
             container_id: output
-                .get("container_id")
+                .get("id")
                 .and_then(|v| v.as_str())
                 .unwrap_or_default()
                 .to_owned(),
