@@ -8,9 +8,11 @@ pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod control;
+pub mod deploy;
 pub mod http;
 pub mod license;
 pub mod lifecycle;
+pub mod preflight;
 pub mod state;
 pub mod store;
 
