@@ -105,6 +105,10 @@ async function run() {
     }
   }
   fs.mkdirSync(SHOTS, { recursive: true });
+  // Only this run's screenshots: an old shot (or failure.png) must not pass for a new one.
+  for (const name of fs.readdirSync(SHOTS)) {
+    if (name.endsWith('.png')) fs.rmSync(path.join(SHOTS, name), { force: true });
+  }
 
   const dataDir = tempDir('outpost-e2e-data-');
   const certDir = tempDir('outpost-e2e-cert-');
@@ -141,10 +145,9 @@ async function run() {
   const expectLicenseDetails = async (lic) => {
     await waitVisible('license-details');
     const text = async (id) => oneLine(await byId(id).textContent());
-    const customer = await eventually(`license-customer to read "${lic.customer}"`, async () =>
-      (await text('license-customer')) === lic.customer ? lic.customer : null,
+    await eventually(`license-customer to read "${lic.customer}"`, async () =>
+      (await text('license-customer')) === lic.customer,
     );
-    check(customer === lic.customer, `license-customer reads "${customer}"`);
     check((await text('license-app-id')) === LICENSE_APP, `license-app-id reads "${await text('license-app-id')}"`);
     check((await text('license-channel')) === 'stable', `license-channel reads "${await text('license-channel')}"`);
     check((await text('license-max-nodes')) === '3', `license-max-nodes reads "${await text('license-max-nodes')}"`);
@@ -376,8 +379,10 @@ async function run() {
       check(stored?.labels?.role === 'e2e', `GET /api/v1/nodes has labels ${JSON.stringify(stored?.labels)}`);
 
       // The agent dies without a word: the node goes offline in the table, without a reload.
+      agentAlive(agent);
       await killAgent(agent);
-      log(`agent killed (${JSON.stringify(agent.exited)}), waiting for the node to go offline`);
+      check(agent.exited?.signal === 'SIGKILL', `the agent ended with ${JSON.stringify(agent.exited)}, not SIGKILL`);
+      const killedAt = Date.now();
       await eventually(
         'the node-status of the node to read "offline"',
         async () => {
@@ -390,6 +395,7 @@ async function run() {
         },
         NODE_STATUS_TIMEOUT_MS,
       );
+      log(`node shown offline ${((Date.now() - killedAt) / 1000).toFixed(1)}s after SIGKILL of the agent`);
       check((await chip.count()) === 1, 'the role=e2e chip is gone after the node went offline');
       await shot('06-node-offline.png');
     });
@@ -495,12 +501,12 @@ async function run() {
 
 // ---- console process ----
 
-// Spawns the console on a free port and resolves once it printed its URL and setup link.
+// Spawns the console on free ports and resolves once it printed its URL, agent channel and setup link.
 function startConsole(dataDir) {
   const args = ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--cluster-listen', '127.0.0.1:0'];
   log(`starting ${CONSOLE_BIN} ${args.join(' ')}`);
-  const child = spawn(CONSOLE_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const con = { child, stdout: '', stderr: '', exited: null, consoleUrl: null, setupLink: null };
+  const child = spawn(CONSOLE_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
+  const con = { child, stdout: '', stderr: '', exited: null, consoleUrl: null, agentUrl: null, setupLink: null };
   state.console = con;
 
   // Keep draining both pipes for the whole run, so the console never blocks on a full pipe.
@@ -526,11 +532,17 @@ function startConsole(dataDir) {
     };
     const onData = () => {
       con.consoleUrl ??= con.stdout.match(/Console URL: (https:\/\/\S+)/)?.[1] ?? null;
+      con.agentUrl ??= con.stdout.match(/Agent channel: (https:\/\/\S+)/)?.[1] ?? null;
       con.setupLink ??= con.stdout.match(/Setup link: (https:\/\/\S+)/)?.[1] ?? null;
-      if (con.consoleUrl && con.setupLink) finish();
+      if (con.consoleUrl && con.agentUrl && con.setupLink) finish();
     };
     const timer = setTimeout(
-      () => finish(new Error(`console did not print its URL and setup link within ${STARTUP_TIMEOUT_MS / 1000}s`)),
+      () =>
+        finish(
+          new Error(
+            `console did not print its URL, agent channel and setup link within ${STARTUP_TIMEOUT_MS / 1000}s`,
+          ),
+        ),
       STARTUP_TIMEOUT_MS,
     );
     child.stdout.on('data', onData);
@@ -553,9 +565,82 @@ async function stopConsole(con) {
   await within(exited, STOP_TIMEOUT_MS);
 }
 
-function consoleLogTail(con) {
+function processLogTail(name, proc) {
   const tail = (s) => s.split('\n').slice(-60).join('\n').trimEnd() || '(empty)';
-  return `--- console stdout (tail) ---\n${tail(con.stdout)}\n--- console stderr (tail) ---\n${tail(con.stderr)}`;
+  return `--- ${name} stdout (tail) ---\n${tail(proc.stdout)}\n--- ${name} stderr (tail) ---\n${tail(proc.stderr)}`;
+}
+
+// ---- agent process ----
+
+// Spawns `outpost-agent` (it joins, then stays connected); its output is drained and kept for failures.
+function startAgent(args) {
+  const shown = args.map((a) => (a.startsWith('OPT1.') ? 'OPT1.<redacted>' : a)).join(' ');
+  log(`starting ${AGENT_BIN} ${shown}`);
+  const child = spawn(AGENT_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
+  const agent = { child, stdout: '', stderr: '', exited: null, spawnError: null };
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', (chunk) => {
+    agent.stdout = capped(agent.stdout + chunk);
+    if (VERBOSE) process.stdout.write(prefixLines('agent> ', chunk));
+  });
+  child.stderr.on('data', (chunk) => {
+    agent.stderr = capped(agent.stderr + chunk);
+    if (VERBOSE) process.stderr.write(prefixLines('agent! ', chunk));
+  });
+  child.on('error', (err) => {
+    agent.spawnError = err;
+  });
+  child.on('exit', (code, signal) => {
+    agent.exited = { code, signal };
+  });
+  return agent;
+}
+
+// Throws an error `eventually` does not retry when the agent is gone.
+function agentAlive(agent) {
+  if (agent.spawnError) throw fatal(`cannot start ${AGENT_BIN}: ${agent.spawnError.message}`);
+  if (agent.exited) {
+    throw fatal(`the agent exited (code ${agent.exited.code}, signal ${agent.exited.signal})`);
+  }
+}
+
+// SIGKILL, then wait until the process is really gone.
+async function killAgent(agent) {
+  const { child } = agent;
+  if (agent.exited || agent.spawnError || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  if (!(await within(exited, STOP_TIMEOUT_MS))) {
+    throw new Error(`the agent (pid ${child.pid}) did not exit within ${STOP_TIMEOUT_MS / 1000}s of SIGKILL`);
+  }
+}
+
+// ---- vendor keys and licenses ----
+
+// A fresh signing key in DIR/NAME/ and a license signed with it, valid for a year.
+function makeLicense(dir, name, { customer, registryPassword = null }) {
+  const keys = path.join(dir, name);
+  const keygen = airgap(['keygen', '--out', keys]);
+  const fingerprint = keygen.match(/^Fingerprint: ([0-9a-f]+)$/m)?.[1];
+  check(VENDOR_FINGERPRINT_RE.test(fingerprint ?? ''), `unexpected keygen output: ${keygen}`);
+  const expires = new Date(Date.now() + 365 * 86_400_000).toISOString().slice(0, 10);
+  const licenseFile = path.join(dir, `${name}.license`);
+  const args = [
+    'license', 'issue', '--key', path.join(keys, 'vendor.key'), '--customer', customer, '--app', LICENSE_APP,
+    '--channel', 'stable', '--expires', expires, '--max-nodes', '3', '--entitlement', 'tier=gold',
+  ];
+  if (registryPassword !== null) args.push('--registry-user', 'pull', '--registry-password', registryPassword);
+  airgap([...args, '--out', licenseFile]);
+  return { customer, fingerprint, expires, licenseFile };
+}
+
+function airgap(args) {
+  try {
+    return execFileSync(AIRGAP_BIN, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
+  } catch (err) {
+    throw new Error(`outpost-airgap ${args.slice(0, 2).join(' ')} failed: ${err.stderr || err.message}`);
+  }
 }
 
 // ---- checks and waits ----
@@ -581,6 +666,7 @@ async function eventually(what, probe, timeoutMs = ACTION_TIMEOUT_MS) {
       if (value) return value;
       last = `last value: ${JSON.stringify(value)}`;
     } catch (err) {
+      if (err.fatal) throw new Error(`waiting for ${what}: ${err.message}`);
       last = `last error: ${firstLine(err.message)}`;
     }
     if (Date.now() >= deadline) {
@@ -601,6 +687,23 @@ async function named(what, wait) {
 
 function check(condition, message) {
   if (!condition) throw new Error(message);
+}
+
+// An error that ends an `eventually` wait at once: waiting longer cannot help.
+function fatal(message) {
+  return Object.assign(new Error(message), { fatal: true });
+}
+
+// A fingerprint as shown in groups ("ab12 cd34 ...") back to bare lower-case hex.
+function compactHex(text) {
+  return String(text ?? '').replace(/\s+/g, '').toLowerCase();
+}
+
+// GET an admin API path with the browser's session cookie.
+async function apiJson(context, base, apiPath) {
+  const res = await context.request.get(new URL(apiPath, base).href);
+  check(res.ok(), `GET ${apiPath} answered ${res.status()}`);
+  return res.json();
 }
 
 function nonEmpty(text) {
@@ -640,6 +743,18 @@ function openssl(args) {
 
 // ---- housekeeping ----
 
+// The environment for the binaries under test, without this test's own settings (the console warns about
+// OUTPOST_* variables it does not know) and without the agent's settings a developer shell may carry.
+function childEnv() {
+  const env = { ...process.env };
+  for (const name of Object.keys(env)) {
+    if (/^OUTPOST_(CONSOLE_BIN|AIRGAP_BIN|AGENT_BIN|E2E_.*|JOIN_TOKEN|AGENT_DATA_DIR|REGISTRY_PASSWORD)$/.test(name)) {
+      delete env[name];
+    }
+  }
+  return env;
+}
+
 function tempDir(prefix) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   state.tempDirs.push(dir);
@@ -652,6 +767,9 @@ async function cleanup() {
     const closed = state.browser.close().catch((err) => errors.push(`closing the browser: ${err.message}`));
     if (!(await within(closed, STOP_TIMEOUT_MS))) errors.push('the browser did not close in time');
     state.browser = null;
+  }
+  if (state.agent) {
+    await killAgent(state.agent).catch((err) => errors.push(`stopping the agent: ${err.message}`));
   }
   if (state.console) {
     await stopConsole(state.console).catch((err) => errors.push(`stopping the console: ${err.message}`));
@@ -667,6 +785,9 @@ function installSignalHandlers() {
   for (const sig of ['SIGINT', 'SIGTERM']) {
     process.once(sig, () => {
       console.error(`e2e: interrupted by ${sig}`);
+      try {
+        state.agent?.child.kill('SIGKILL');
+      } catch {}
       try {
         state.console?.child.kill('SIGKILL');
       } catch {}
