@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod config;
 pub mod control;
 pub mod deploy;
+pub mod files;
 pub mod http;
 pub mod license;
 pub mod lifecycle;

@@ -240,15 +240,10 @@ async fn shutdown_signal() {
 }
 
 fn create_private_dir(path: &Path) -> Result<(), LifecycleError> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .map_err(|source| LifecycleError::DataDir {
-            path: path.to_owned(),
-            source,
-        })
+    crate::files::create_private_dir(path).map_err(|source| LifecycleError::DataDir {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Holds an exclusive lock on `DATA_DIR/console.lock` for the life of the process, so

@@ -288,38 +288,19 @@ fn read(path: &Path) -> Result<String, CaError> {
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CaError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let io = |source| CaError::Io {
+    crate::files::write_private_atomic(path, bytes).map_err(|source| CaError::Io {
         action: "cannot write",
         path: path.to_owned(),
         source,
-    };
-    let tmp = path.with_extension("tmp");
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io)?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(io)?;
-    fs::rename(&tmp, path).map_err(io)
+    })
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), CaError> {
-    use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|source| CaError::Io {
-            action: "cannot create",
-            path: dir.to_owned(),
-            source,
-        })
+    crate::files::create_private_dir(dir).map_err(|source| CaError::Io {
+        action: "cannot create",
+        path: dir.to_owned(),
+        source,
+    })
 }
 
 #[cfg(test)]
