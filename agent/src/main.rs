@@ -69,7 +69,12 @@ struct RunArgs {
 #[derive(Args)]
 struct DataDirArg {
     /// Where the node's key, certificate and identity are kept (0700).
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR, env = "OUTPOST_AGENT_DATA_DIR")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = DEFAULT_DATA_DIR,
+        env = "OUTPOST_AGENT_DATA_DIR"
+    )]
     data_dir: PathBuf,
 }
 

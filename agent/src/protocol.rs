@@ -267,6 +267,20 @@ pub struct Facts {
     pub docker: Option<DockerFacts>,
     #[serde(default)]
     pub addresses: Vec<String>,
+    /// Sockets that hold a port: TCP in LISTEN, UDP bound and unconnected. Sorted, each
+    /// once, at most `facts::MAX_LISTENING_PORTS`; empty from agents that predate it.
+    #[serde(default)]
+    pub listening_ports: Vec<ListeningPort>,
+}
+
+/// A local port some process holds.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ListeningPort {
+    pub port: u16,
+    /// `tcp` or `udp`.
+    pub protocol: String,
+    /// The local address: `0.0.0.0` or `::` for every address, else one address.
+    pub address: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -45,6 +45,9 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 const PATIENCE: Duration = Duration::from_secs(30);
 /// The fake console's clock runs this far ahead of ours.
 const CONSOLE_SKEW_MS: i64 = 5_000;
+/// What a removed node says when it stops.
+const REFUSED: &str = "this node was removed from the console or its certificate was revoked; \
+                       join it again with a new token";
 const SECRET: &str = "dGhpcy1pcy10aGUtam9pbi1zZWNyZXQtb2YtdGhlLXRlc3Q";
 
 // ---------------------------------------------------------------- the tests
@@ -423,31 +426,33 @@ async fn a_removed_node_stops_with_a_clear_message() {
     console.remove(joined.node_id());
     let error = agent.finished().await.unwrap_err();
     assert!(matches!(error, LinkError::Refused { .. }));
-    assert_eq!(
-        error.to_string(),
-        "this node was removed from the console or its certificate was revoked; join it again \
-         with a new token"
-    );
+    assert_eq!(error.to_string(), REFUSED);
 }
 
 #[tokio::test]
 async fn a_certificate_the_console_does_not_trust_is_refused_at_the_tls_layer() {
-    let console = FakeConsole::start(Behaviour::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("agent");
-    let joined = link::join(&console.join_config(&data_dir)).await.unwrap();
-    // Same node, same CA file, but a certificate from another CA: the console's TLS
-    // layer rejects it with an alert.
-    let other = TestCa::new();
-    let key = KeyPair::generate().unwrap();
-    let cert = other.client_cert(&key, joined.node_id(), (-60, 3600));
-    let forged = joined.with_credentials(key.serialize_pem(), cert).unwrap();
-    forged.save(&data_dir).unwrap();
+    // Another CA of the same name (another console's: rustls answers decrypt_error) and
+    // of another name (unknown_ca).
+    for other_ca in ["Test cluster CA", "Another CA"] {
+        let console = FakeConsole::start(Behaviour::default()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().join("agent");
+        let joined = link::join(&console.join_config(&data_dir)).await.unwrap();
+        // Same node and CA file, but a certificate from the other CA.
+        let other = TestCa::named(other_ca);
+        let key = KeyPair::generate().unwrap();
+        let cert = other.client_cert(&key, joined.node_id(), (-60, 3600));
+        let forged = joined.with_credentials(key.serialize_pem(), cert).unwrap();
+        forged.save(&data_dir).unwrap();
 
-    let agent = Agent::start(&data_dir, TestRunner::default());
-    let error = agent.finished().await.unwrap_err();
-    assert!(matches!(error, LinkError::Refused { .. }), "{error:?}");
-    console.state(|s| assert!(s.hellos.is_empty()));
+        let agent = Agent::start(&data_dir, TestRunner::default());
+        let error = agent.finished().await.unwrap_err();
+        assert!(
+            matches!(error, LinkError::Refused { .. }),
+            "{other_ca}: {error:?}"
+        );
+        console.state(|s| assert!(s.hellos.is_empty()));
+    }
 }
 
 #[tokio::test]
@@ -494,10 +499,7 @@ async fn the_binary_joins_prints_its_lines_and_exits_3_when_removed() {
         .unwrap();
     assert_eq!(output.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("this node was removed from the console or its certificate was revoked; join it again with a new token"),
-        "{stderr}"
-    );
+    assert!(stderr.contains(REFUSED), "{stderr}");
     // JSON logs, and neither the secret nor the key in them.
     assert!(!stderr.contains(SECRET));
     assert!(!stderr.contains("PRIVATE KEY"));
@@ -792,10 +794,14 @@ struct TestCa {
 
 impl TestCa {
     fn new() -> TestCa {
+        TestCa::named("Test cluster CA")
+    }
+
+    fn named(name: &str) -> TestCa {
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, "Test cluster CA");
+        dn.push(DnType::CommonName, name);
         params.distinguished_name = dn;
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];

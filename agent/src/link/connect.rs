@@ -147,7 +147,6 @@ where
                 Err(reason) => return refused(reason, &identity),
             }
         }
-        let started = Instant::now();
         let end = session(
             &link,
             &identity,
@@ -168,11 +167,11 @@ where
                 identity = *renewed;
                 backoff.reset();
             }
-            SessionEnd::Lost { reason, welcomed } => {
-                backoff.connection_ended(started.elapsed());
+            SessionEnd::Lost { reason, lasted } => {
+                backoff.connection_ended(lasted.unwrap_or_default());
                 let delay = backoff.next_delay();
                 let retry_in_ms = delay.as_millis() as u64;
-                if welcomed {
+                if lasted.is_some() {
                     tracing::warn!(%reason, retry_in_ms, "lost the connection to the console");
                 } else {
                     tracing::warn!(%reason, retry_in_ms, "cannot connect to the console");
@@ -217,7 +216,8 @@ enum SessionEnd {
     /// Anything else: reconnect after a backoff delay.
     Lost {
         reason: String,
-        welcomed: bool,
+        /// How long the connection was up after its welcome; `None` if it never was.
+        lasted: Option<Duration>,
     },
 }
 
@@ -318,9 +318,12 @@ where
 {
     let lost = |reason: String| SessionEnd::Lost {
         reason,
-        welcomed: false,
+        lasted: None,
     };
-    let facts = link.collect_facts().await;
+    let facts = tokio::select! {
+        _ = shutdown.as_mut() => return SessionEnd::Shutdown,
+        facts = link.collect_facts() => facts,
+    };
     let opened = tokio::select! {
         _ = shutdown.as_mut() => return SessionEnd::Shutdown,
         opened = tokio::time::timeout(link.config.connect_timeout, open(identity)) => opened,
@@ -345,7 +348,7 @@ where
     }
 
     let mut state = State {
-        welcomed: false,
+        welcomed_at: None,
         period: Duration::from_secs(u64::from(protocol::HEARTBEAT_SECS)),
         seq: 0,
         pending_beat: None,
@@ -376,37 +379,42 @@ where
                     Ok(None) => continue,
                     Err(Read::End(end)) => break end,
                     Err(Read::Malformed(reason)) => {
-                        tracing::warn!(%reason, "closing the connection: the console sent a malformed message");
+                        tracing::warn!(
+                            %reason,
+                            "closing the connection: the console sent a malformed message"
+                        );
                         let close = ws.close(Some(CloseFrame {
                             code: CloseCode::Invalid,
                             reason: "malformed message".into(),
                         }));
                         let _ = tokio::time::timeout(Duration::from_secs(2), close).await;
-                        break SessionEnd::Lost { reason, welcomed: state.welcomed };
+                        break SessionEnd::Lost { reason, lasted: state.lasted() };
                     }
                 };
-                let welcomed_before = state.welcomed;
+                let welcomed_before = state.welcomed();
                 if let Err(end) = handle(link, identity, &mut ws, &mut state, message).await {
                     break end;
                 }
-                if state.welcomed && !welcomed_before {
-                    heartbeat = tokio::time::interval_at(Instant::now() + state.period, state.period);
+                if state.welcomed() && !welcomed_before {
+                    let first = Instant::now() + state.period;
+                    heartbeat = tokio::time::interval_at(first, state.period);
                     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
-                    renew_timer.as_mut().reset(renewal_deadline(identity, link.skew_ms(), *renew_gate));
+                    let deadline = renewal_deadline(identity, link.skew_ms(), *renew_gate);
+                    renew_timer.as_mut().reset(deadline);
                     facts_watcher = Some(watch_facts(link, facts.clone()));
                 }
             }
-            Some(message) = outbox.recv(), if state.welcomed => {
+            Some(message) = outbox.recv(), if state.welcomed() => {
                 if let Err(reason) = send(&mut ws, &message).await {
-                    break SessionEnd::Lost { reason, welcomed: true };
+                    break SessionEnd::Lost { reason, lasted: state.lasted() };
                 }
             }
-            _ = heartbeat.tick(), if state.welcomed => {
+            _ = heartbeat.tick(), if state.welcomed() => {
                 let silent = state.last_heard.elapsed();
                 if silent > state.period * (MISSED_HEARTBEATS + 1) {
                     break SessionEnd::Lost {
                         reason: format!("no message from the console for {} s", silent.as_secs()),
-                        welcomed: true,
+                        lasted: state.lasted(),
                     };
                 }
                 state.seq += 1;
@@ -414,21 +422,21 @@ where
                 state.pending_beat = Some((state.seq, sent_at_ms, Instant::now()));
                 let beat = AgentMessage::Heartbeat { seq: state.seq, sent_at_ms };
                 if let Err(reason) = send(&mut ws, &beat).await {
-                    break SessionEnd::Lost { reason, welcomed: true };
+                    break SessionEnd::Lost { reason, lasted: state.lasted() };
                 }
             }
-            _ = &mut welcome_deadline, if !state.welcomed => {
+            _ = &mut welcome_deadline, if !state.welcomed() => {
                 break lost(format!(
                     "no welcome from the console within {} s",
                     link.config.welcome_timeout.as_secs()
                 ));
             }
-            _ = &mut renew_timer, if state.welcomed && renewal.is_none() => {
+            _ = &mut renew_timer, if state.welcomed() && renewal.is_none() => {
                 tracing::info!("the node certificate is half-way through its life; renewing it");
                 let current = identity.clone();
                 renewal = Some(tokio::spawn(async move { renew(&current).await }));
             }
-            outcome = async { renewal.as_mut().expect("guarded by is_some").await }, if renewal.is_some() => {
+            outcome = async { renewal.as_mut().expect("guarded").await }, if renewal.is_some() => {
                 renewal = None;
                 let outcome = outcome.unwrap_or_else(|e| Err(RenewError::Failed(e.to_string())));
                 match link.apply_renewal(outcome, renew_gate) {
@@ -471,7 +479,8 @@ where
 
 /// Per-connection state.
 struct State {
-    welcomed: bool,
+    /// When the console's welcome came.
+    welcomed_at: Option<Instant>,
     period: Duration,
     seq: u64,
     /// The last heartbeat: sequence, local send time (ms) and instant.
@@ -479,11 +488,21 @@ struct State {
     last_heard: Instant,
 }
 
+impl State {
+    fn welcomed(&self) -> bool {
+        self.welcomed_at.is_some()
+    }
+
+    fn lasted(&self) -> Option<Duration> {
+        self.welcomed_at.map(|at| at.elapsed())
+    }
+}
+
 /// TCP, TLS with the node's certificate, and the WebSocket upgrade.
 async fn open(identity: &Identity) -> Result<Socket, SessionEnd> {
     let lost = |reason: String| SessionEnd::Lost {
         reason,
-        welcomed: false,
+        lasted: None,
     };
     let config = tls::identity_config(identity).map_err(lost)?;
     let stream = tls::dial(identity.console(), config)
@@ -535,13 +554,16 @@ fn read_frame(
     let lost = |reason: String| {
         Read::End(SessionEnd::Lost {
             reason,
-            welcomed: state.welcomed,
+            lasted: state.lasted(),
         })
     };
     match frame {
         None => Err(lost("the console closed the connection".into())),
         Some(Err(WsError::Capacity(e))) => {
-            tracing::warn!(error = %e, "closing the connection: the console sent a message over the limit");
+            tracing::warn!(
+                error = %e,
+                "closing the connection: the console sent a message over the limit"
+            );
             Err(lost(format!(
                 "the console sent a message over the limit: {e}"
             )))
@@ -588,11 +610,11 @@ async fn handle(
             let skew = console_time_ms.saturating_sub(unix_ms());
             let secs = heartbeat_secs.clamp(HEARTBEAT_BOUNDS.0, HEARTBEAT_BOUNDS.1);
             state.period = Duration::from_secs(u64::from(secs));
-            if state.welcomed {
+            if state.welcomed() {
                 tracing::debug!("a second welcome on one connection; ignored");
                 return Ok(());
             }
-            state.welcomed = true;
+            state.welcomed_at = Some(Instant::now());
             if node_id != identity.node_id() {
                 tracing::warn!(
                     welcome = %printable(&node_id),
@@ -656,7 +678,7 @@ async fn handle(
                 };
                 return send(ws, &refusal).await.map_err(|reason| SessionEnd::Lost {
                     reason,
-                    welcomed: state.welcomed,
+                    lasted: state.lasted(),
                 });
             }
             match link
@@ -682,7 +704,7 @@ async fn handle(
                     let again = AgentMessage::Result { command_id, result };
                     send(ws, &again).await.map_err(|reason| SessionEnd::Lost {
                         reason,
-                        welcomed: state.welcomed,
+                        lasted: state.lasted(),
                     })?;
                 }
                 Admission::Running => {

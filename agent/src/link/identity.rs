@@ -36,7 +36,8 @@ pub enum IdentityError {
     )]
     NotJoined { dir: PathBuf },
     #[error(
-        "the data dir {dir} is open to other users (mode {mode:03o}); make it private: chmod 700 {dir}"
+        "the data dir {dir} is open to other users (mode {mode:03o}); make it private: \
+         chmod 700 {dir}"
     )]
     NotPrivate { dir: PathBuf, mode: u32 },
     #[error("{action} {path}: {source}")]
@@ -342,7 +343,10 @@ fn recover_credentials(dir: &Path) -> Result<(), IdentityError> {
             rename(&next_key, &dir.join(KEY_FILE))?;
         }
         rename(&next_cert, &dir.join(CERT_FILE))?;
-        tracing::warn!(dir = %dir.display(), "completed a certificate renewal that was interrupted");
+        tracing::warn!(
+            dir = %dir.display(),
+            "completed a certificate renewal that was interrupted"
+        );
     } else if next_key.exists() {
         fs::remove_file(&next_key).map_err(|source| IdentityError::Io {
             action: "cannot remove",

@@ -1,6 +1,6 @@
 //! The agent's link to the console (docs/CLUSTER.md): joining with a token
-//! ([`join`]), the identity kept in the data dir ([`identity`]), and the connected session
-//! with heartbeats, commands, facts, renewal and reconnects ([`connect`]).
+//! ([`join`](mod@join)), the identity kept in the data dir ([`identity`]), and the
+//! connected session with heartbeats, commands, facts, renewal and reconnects ([`connect`]).
 //!
 //! The link knows no container engine: commands run through the [`CommandRunner`] and facts
 //! come from the [`FactsSource`] the caller provides (`crate::run` plugs in the engine).
