@@ -14,6 +14,7 @@ pub mod http;
 pub mod license;
 pub mod lifecycle;
 pub mod preflight;
+pub mod releases;
 pub mod state;
 pub mod store;
 

@@ -117,11 +117,13 @@ pub async fn serve(config: ServeConfig) -> Result<(), LifecycleError> {
     let hub = Arc::new(Hub::new(store.clone()));
 
     let auth = Arc::new(Auth::new(store.clone(), config.session));
+    let licenses = Arc::new(crate::license::Licenses::new(store.clone()));
     let state = Arc::new(AppState {
         store: store.clone(),
         auth: auth.clone(),
         certs: certs.clone(),
-        licenses: Arc::new(crate::license::Licenses::new(store.clone())),
+        licenses: licenses.clone(),
+        releases: Arc::new(crate::releases::Releases::new(store.clone(), licenses)),
         cluster: cluster.clone(),
         hub: hub.clone(),
         started,

@@ -8,6 +8,7 @@ use crate::certs::CertManager;
 use crate::cluster::hub::Hub;
 use crate::cluster::Cluster;
 use crate::license::Licenses;
+use crate::releases::Releases;
 use crate::store::Store;
 
 #[derive(Debug)]
@@ -16,6 +17,7 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     pub certs: Arc<CertManager>,
     pub licenses: Arc<Licenses>,
+    pub releases: Arc<Releases>,
     pub cluster: Arc<Cluster>,
     pub hub: Arc<Hub>,
     pub started: Instant,

@@ -143,3 +143,94 @@ async fn outpostctl_pins_the_key_only_when_told_and_refuses_other_keys() -> Resu
     assert!(!answer.to_string().contains("s3cret-pull-password"));
     Ok(())
 }
+
+fn release_file(
+    dir: &std::path::Path,
+    key: &SigningKey,
+    sequence: u64,
+    version: &str,
+) -> Result<std::path::PathBuf> {
+    use outpost_airgap::release::{ImagePin, Release};
+    let app = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/sample-app")
+        .join(version);
+    let files = ["compose.yaml", "outpost.yaml"]
+        .iter()
+        .map(|name| Ok(((*name).to_owned(), std::fs::read_to_string(app.join(name))?)))
+        .collect::<Result<BTreeMap<_, _>>>()?;
+    let release = Release {
+        schema: 1,
+        app_id: "sample-app".into(),
+        channel: "stable".into(),
+        sequence,
+        version: version.into(),
+        notes: String::new(),
+        required: false,
+        created_at: time::OffsetDateTime::now_utc(),
+        files,
+        images: vec![ImagePin {
+            reference: format!("docker.io/outpost-samples/web:{version}"),
+            digest: format!("sha256:{}", "b".repeat(64)),
+            platform: "linux/amd64".into(),
+        }],
+    };
+    let path = dir.join(format!("release-{sequence}.json"));
+    std::fs::write(&path, seal(&release, key).to_bytes())?;
+    Ok(path)
+}
+
+#[tokio::test]
+async fn releases_load_only_after_the_license_pinned_the_key() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let console = Console::start(&dir.path().join("data"))?;
+    let key = SigningKey::generate();
+    let first = release_file(dir.path(), &key, 1, "1.0.0")?;
+    let first = first.to_str().unwrap();
+
+    let early = ctl(&console, &["release", "load", first])?;
+    assert!(!early.status.success());
+    assert!(String::from_utf8(early.stderr)?.contains("license first"));
+
+    let license = license_file(dir.path(), "lic", &key, 365)?;
+    let loaded = ctl(
+        &console,
+        &[
+            "license",
+            "load",
+            license.to_str().unwrap(),
+            "--trust-key",
+            &key.public().keyid(),
+        ],
+    )?;
+    assert!(loaded.status.success());
+
+    let loaded = ctl(&console, &["release", "load", first])?;
+    assert!(
+        loaded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&loaded.stderr)
+    );
+    assert!(String::from_utf8(loaded.stdout)?.contains("1.0.0 (sequence 1) loaded"));
+    let second = release_file(dir.path(), &key, 2, "1.1.0")?;
+    assert!(
+        ctl(&console, &["release", "load", second.to_str().unwrap()])?
+            .status
+            .success()
+    );
+
+    let foreign = release_file(dir.path(), &SigningKey::generate(), 3, "1.2.0")?;
+    let refused = ctl(&console, &["release", "load", foreign.to_str().unwrap()])?;
+    assert!(!refused.status.success());
+    assert!(String::from_utf8(refused.stderr)?.contains("not signed by the pinned vendor key"));
+
+    let listed = ctl(&console, &["release", "--json"])?;
+    let listed: Value = serde_json::from_slice(&listed.stdout)?;
+    let versions: Vec<&str> = listed["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["version"].as_str())
+        .collect();
+    assert_eq!(versions, ["1.1.0", "1.0.0"]);
+    Ok(())
+}

@@ -49,6 +49,8 @@ pub enum Action {
     NodeJoinRefused,
     NodeLabelsChanged,
     NodeRemoved,
+    ReleaseLoaded,
+    ReleaseRejected,
 }
 
 impl Action {
@@ -72,6 +74,8 @@ impl Action {
             Action::NodeJoinRefused => "node.join_refused",
             Action::NodeLabelsChanged => "node.labels_changed",
             Action::NodeRemoved => "node.removed",
+            Action::ReleaseLoaded => "release.loaded",
+            Action::ReleaseRejected => "release.rejected",
         }
     }
 }

@@ -34,12 +34,26 @@ enum Command {
     /// The vendor's license.
     #[command(subcommand)]
     License(LicenseCommand),
+    /// Signed releases of the licensed app (lists them without a subcommand).
+    Release {
+        #[command(subcommand)]
+        command: Option<ReleaseCommand>,
+    },
     /// The cluster's nodes (lists them without a subcommand).
     Nodes {
         #[command(subcommand)]
         command: Option<NodesCommand>,
     },
 }
+
+#[derive(Subcommand)]
+enum ReleaseCommand {
+    /// Verify and load a signed release file (for an airgapped or manual install).
+    Load { file: PathBuf },
+}
+
+/// The format's own limit on a release file.
+const MAX_RELEASE_FILE: u64 = 16 * 1024 * 1024;
 
 #[derive(Subcommand)]
 enum NodesCommand {
@@ -85,6 +99,16 @@ fn main() -> ExitCode {
         Command::Status => Request::Status,
         Command::ResetPassword => Request::ResetPassword,
         Command::License(LicenseCommand::Show) => Request::ShowLicense,
+        Command::Release { command: None } => Request::ListReleases,
+        Command::Release {
+            command: Some(ReleaseCommand::Load { file }),
+        } => match read_bounded(&file, MAX_RELEASE_FILE) {
+            Ok(release) => Request::LoadRelease { release },
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::FAILURE;
+            }
+        },
         Command::Nodes { command: None } => Request::ListNodes,
         Command::Nodes {
             command: Some(NodesCommand::Remove { node }),
@@ -255,6 +279,29 @@ fn main() -> ExitCode {
             println!("Run this on the new node (the token works once, until {expires_at}):");
             println!();
             println!("  {command}");
+            ExitCode::SUCCESS
+        }
+        Response::Releases { releases } => {
+            if releases.is_empty() {
+                println!("No release is loaded. Load one with: outpostctl release load FILE");
+                return ExitCode::SUCCESS;
+            }
+            println!(
+                "{:<9} {:<12} {:<10} {:<9} {:<7} {:<8} LOADED",
+                "SEQUENCE", "VERSION", "CHANNEL", "REQUIRED", "IMAGES", "SOURCE"
+            );
+            for r in releases {
+                println!(
+                    "{:<9} {:<12} {:<10} {:<9} {:<7} {:<8} {}",
+                    r.sequence,
+                    r.version,
+                    r.channel,
+                    if r.required { "yes" } else { "no" },
+                    r.images,
+                    r.source,
+                    r.loaded_at
+                );
+            }
             ExitCode::SUCCESS
         }
         Response::Done { message } => {

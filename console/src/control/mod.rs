@@ -253,6 +253,50 @@ fn handle(state: &AppState, request: Request) -> Response {
                 Err(e) => cluster_failure("remove", e),
             }
         }
+        Request::LoadRelease { release } => {
+            match state.releases.load(
+                &release,
+                "file",
+                &Actor::LocalRoot,
+                &Source::Local,
+                unix_now(),
+            ) {
+                Ok((loaded, fresh)) => Response::Done {
+                    message: format!(
+                        "release {} (sequence {}) {}",
+                        loaded.release.version,
+                        loaded.release.sequence,
+                        if fresh {
+                            "loaded"
+                        } else {
+                            "was already loaded"
+                        }
+                    ),
+                },
+                Err(refused) if refused.is_refusal() => Response::Error {
+                    message: refused.to_string(),
+                },
+                Err(e) => failure("release load", &e),
+            }
+        }
+        Request::ListReleases => match state.releases.list() {
+            Ok(releases) => Response::Releases {
+                releases: releases
+                    .into_iter()
+                    .map(|r| protocol::Release {
+                        sequence: r.release.sequence,
+                        version: r.release.version,
+                        channel: r.release.channel,
+                        required: r.release.required,
+                        images: r.release.images.len(),
+                        source: r.source,
+                        loaded_at: rfc3339(r.loaded_at),
+                        digest: r.digest,
+                    })
+                    .collect(),
+            },
+            Err(e) => failure("releases", &e),
+        },
         Request::ResetPassword => {
             match state
                 .auth

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Largest request or response line accepted.
-pub const MAX_LINE_BYTES: usize = 256 * 1024;
+pub const MAX_LINE_BYTES: usize = 24 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
@@ -27,6 +27,10 @@ pub enum Request {
     RemoveNode {
         node: String,
     },
+    LoadRelease {
+        release: String,
+    },
+    ListReleases,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +59,9 @@ pub enum Response {
     },
     Done {
         message: String,
+    },
+    Releases {
+        releases: Vec<Release>,
     },
     Error {
         message: String,
@@ -100,4 +107,17 @@ pub struct Node {
     pub os: Option<String>,
     pub docker_version: Option<String>,
     pub addresses: Vec<String>,
+}
+
+/// A release as `outpostctl releases` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    pub sequence: u64,
+    pub version: String,
+    pub channel: String,
+    pub required: bool,
+    pub images: usize,
+    pub source: String,
+    pub loaded_at: String,
+    pub digest: String,
 }

@@ -1,1 +1,4 @@
-//! Deploying a release: the plan per node (pure) and, later, the persisted state machine.
+//! Deploying a release: the plan per node (pure, [`plan`]) and, later, the persisted state machine
+//! that sends each node its steps through the agents and records the result.
+
+pub mod plan;

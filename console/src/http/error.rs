@@ -12,6 +12,7 @@ use super::api::{ErrorBody, ErrorDetail};
 use crate::auth::AuthError;
 use crate::certs::CertError;
 use crate::license::LicenseError;
+use crate::releases::ReleaseError;
 use crate::store::StoreError;
 
 /// Everything an API call can answer besides success.
@@ -51,6 +52,10 @@ pub enum ApiError {
     NodeCertificateRequired,
     #[error("{0}")]
     NodeRefused(String),
+    #[error("{0}")]
+    ReleaseRefused(String),
+    #[error("{0}")]
+    ReleaseConflict(String),
     #[error("There is no node {0}.")]
     NodeNotFound(String),
     #[error("{0}")]
@@ -98,6 +103,8 @@ impl ApiError {
             ApiError::JoinRefused { code, .. } => (StatusCode::FORBIDDEN, code),
             ApiError::NodeCertificateRequired => (StatusCode::UNAUTHORIZED, "certificate_required"),
             ApiError::NodeRefused(_) => (StatusCode::FORBIDDEN, "node_refused"),
+            ApiError::ReleaseRefused(_) => (StatusCode::BAD_REQUEST, "release_refused"),
+            ApiError::ReleaseConflict(_) => (StatusCode::CONFLICT, "release_conflict"),
             ApiError::NodeNotFound(_) => (StatusCode::NOT_FOUND, "node_not_found"),
             ApiError::NodeUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "node_unavailable"),
             ApiError::NodeCommandFailed(_) => (StatusCode::BAD_GATEWAY, "node_command_failed"),
@@ -198,6 +205,24 @@ impl From<LicenseError> for ApiError {
     }
 }
 
+impl From<ReleaseError> for ApiError {
+    fn from(e: ReleaseError) -> ApiError {
+        let message = capitalise(&e.to_string());
+        match e {
+            ReleaseError::NoLicense
+            | ReleaseError::Invalid(_)
+            | ReleaseError::WrongKey { .. }
+            | ReleaseError::OtherApp { .. }
+            | ReleaseError::OtherChannel { .. }
+            | ReleaseError::BadApp(_) => ApiError::ReleaseRefused(message),
+            ReleaseError::Conflict { .. } => ApiError::ReleaseConflict(message),
+            ReleaseError::NotFound(_) => ApiError::ReleaseRefused(message),
+            ReleaseError::License(e) => e.into(),
+            ReleaseError::Store(e) => e.into(),
+        }
+    }
+}
+
 fn capitalise(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
@@ -262,6 +287,8 @@ fn clone_for_reply(error: &ApiError) -> ApiError {
         },
         ApiError::NodeCertificateRequired => ApiError::NodeCertificateRequired,
         ApiError::NodeRefused(m) => ApiError::NodeRefused(m.clone()),
+        ApiError::ReleaseRefused(m) => ApiError::ReleaseRefused(m.clone()),
+        ApiError::ReleaseConflict(m) => ApiError::ReleaseConflict(m.clone()),
         ApiError::NodeNotFound(m) => ApiError::NodeNotFound(m.clone()),
         ApiError::NodeUnavailable(m) => ApiError::NodeUnavailable(m.clone()),
         ApiError::NodeCommandFailed(m) => ApiError::NodeCommandFailed(m.clone()),

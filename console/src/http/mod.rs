@@ -10,6 +10,7 @@ mod filters;
 mod health;
 mod license;
 mod nodes;
+mod releases;
 mod session;
 mod status;
 pub mod tls;
@@ -67,6 +68,8 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/api/v1/license/inspect", Access::Admin),
     route("POST", "/api/v1/license", Access::Admin),
     route("GET", "/api/v1/license", Access::Admin),
+    route("POST", "/api/v1/releases", Access::Admin),
+    route("GET", "/api/v1/releases", Access::Admin),
     route("GET", "/api/v1/nodes", Access::Admin),
     route("POST", "/api/v1/nodes/join-token", Access::Admin),
     route("PUT", "/api/v1/nodes/node-x/labels", Access::Admin),
@@ -120,6 +123,8 @@ pub fn routes(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
         .or(license::routes(state.clone()))
         .unify()
         .or(nodes::routes(state.clone()))
+        .unify()
+        .or(releases::routes(state.clone()))
         .unify();
     let guarded = filters::admin_session(state.clone())
         .and(admin_routes)

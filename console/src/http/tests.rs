@@ -35,11 +35,13 @@ fn console() -> Console {
         ips: vec![],
     };
     let (certs, _) = CertManager::load_or_generate(dir.path(), &names, unix_now()).unwrap();
+    let licenses = Arc::new(crate::license::Licenses::new(store.clone()));
     let state = Arc::new(AppState {
         store: store.clone(),
         auth: Arc::new(Auth::new(store.clone(), SessionPolicy::default())),
         certs: Arc::new(certs),
-        licenses: Arc::new(crate::license::Licenses::new(store.clone())),
+        licenses: licenses.clone(),
+        releases: Arc::new(crate::releases::Releases::new(store.clone(), licenses)),
         cluster: Arc::new(crate::cluster::Cluster::new(
             store.clone(),
             Arc::new(

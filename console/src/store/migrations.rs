@@ -89,6 +89,22 @@ const MIGRATIONS: &[(u32, &str)] = &[
     );
     "#,
     ),
+    (
+        4,
+        r#"
+    CREATE TABLE releases (
+        app_id    TEXT NOT NULL,
+        sequence  INTEGER NOT NULL,
+        version   TEXT NOT NULL,
+        channel   TEXT NOT NULL,
+        digest    TEXT NOT NULL,
+        envelope  TEXT NOT NULL,
+        source    TEXT NOT NULL,
+        loaded_at INTEGER NOT NULL,
+        PRIMARY KEY (app_id, sequence)
+    );
+    "#,
+    ),
 ];
 
 /// The schema version this binary brings the database to.

@@ -8,6 +8,7 @@ mod audit;
 mod license;
 mod migrations;
 mod nodes;
+mod releases;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -19,6 +20,7 @@ pub use audit::AuditRecord;
 pub use license::{LicenseRecord, VendorKeyRecord};
 pub use migrations::SCHEMA_VERSION;
 pub use nodes::{NodeRecord, TokenRefusal};
+pub use releases::ReleaseRecord;
 
 /// Errors from the store. The path or version a reader needs travels with each one.
 #[derive(Debug, thiserror::Error)]
