@@ -16,7 +16,7 @@ use crate::releases::ReleaseError;
 use crate::store::StoreError;
 
 /// Everything an API call can answer besides success.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     #[error("Sign in first: there is no session, or it has expired.")]
     Unauthorized,
@@ -234,8 +234,7 @@ fn capitalise(text: &str) -> String {
 /// Turns every rejection — ours and warp's own — into a JSON error answer.
 pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
     let error = if let Some(api) = rejection.find::<ApiError>() {
-        // `ApiError` is not Clone on purpose (causes are not kept); rebuild the answer.
-        return Ok(clone_for_reply(api).into_response());
+        api.clone()
     } else if rejection.is_not_found() {
         ApiError::NotFound
     } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
@@ -261,45 +260,6 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
         ApiError::internal("unhandled rejection", &format_args!("{rejection:?}"))
     };
     Ok(error.into_response())
-}
-
-fn clone_for_reply(error: &ApiError) -> ApiError {
-    match error {
-        ApiError::Unauthorized => ApiError::Unauthorized,
-        ApiError::Csrf => ApiError::Csrf,
-        ApiError::InvalidCredentials => ApiError::InvalidCredentials,
-        ApiError::RateLimited { retry_after_secs } => ApiError::RateLimited {
-            retry_after_secs: *retry_after_secs,
-        },
-        ApiError::SetupRequired => ApiError::SetupRequired,
-        ApiError::SetupTokenInvalid => ApiError::SetupTokenInvalid,
-        ApiError::WeakPassword(m) => ApiError::WeakPassword(m.clone()),
-        ApiError::InvalidCertificate(m) => ApiError::InvalidCertificate(m.clone()),
-        ApiError::LicenseInvalid(m) => ApiError::LicenseInvalid(m.clone()),
-        ApiError::LicenseWrongKey(m) => ApiError::LicenseWrongKey(m.clone()),
-        ApiError::LicenseExpired(m) => ApiError::LicenseExpired(m.clone()),
-        ApiError::LicenseOtherApp(m) => ApiError::LicenseOtherApp(m.clone()),
-        ApiError::KeyConfirmationRequired(m) => ApiError::KeyConfirmationRequired(m.clone()),
-        ApiError::TrustKeyMismatch(m) => ApiError::TrustKeyMismatch(m.clone()),
-        ApiError::JoinRefused { code, message } => ApiError::JoinRefused {
-            code,
-            message: message.clone(),
-        },
-        ApiError::NodeCertificateRequired => ApiError::NodeCertificateRequired,
-        ApiError::NodeRefused(m) => ApiError::NodeRefused(m.clone()),
-        ApiError::ReleaseRefused(m) => ApiError::ReleaseRefused(m.clone()),
-        ApiError::ReleaseConflict(m) => ApiError::ReleaseConflict(m.clone()),
-        ApiError::NodeNotFound(m) => ApiError::NodeNotFound(m.clone()),
-        ApiError::NodeUnavailable(m) => ApiError::NodeUnavailable(m.clone()),
-        ApiError::NodeCommandFailed(m) => ApiError::NodeCommandFailed(m.clone()),
-        ApiError::BadRequest(m) => ApiError::BadRequest(m.clone()),
-        ApiError::NotFound => ApiError::NotFound,
-        ApiError::MethodNotAllowed => ApiError::MethodNotAllowed,
-        ApiError::PayloadTooLarge { limit } => ApiError::PayloadTooLarge { limit },
-        ApiError::LengthRequired => ApiError::LengthRequired,
-        ApiError::UnsupportedMediaType => ApiError::UnsupportedMediaType,
-        ApiError::Internal => ApiError::Internal,
-    }
 }
 
 /// serde's message without the echo of the offending input, which may be a secret.
