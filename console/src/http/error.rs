@@ -262,13 +262,16 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
     Ok(error.into_response())
 }
 
-/// serde's message without the echo of the offending input, which may be a secret.
+/// serde's message, without the offending value it quotes for a wrong type or value
+/// (it may be a secret).
 fn body_error(e: &warp::body::BodyDeserializeError) -> String {
     let text = std::error::Error::source(e)
         .map(|s| s.to_string())
         .unwrap_or_else(|| e.to_string());
-    match text.find(": ") {
-        Some(_) if text.starts_with("invalid type") => "a field has the wrong type".into(),
-        _ => text,
+    if text.starts_with("invalid type") || text.starts_with("invalid value") {
+        let location = text.rfind(" at line ").map(|i| &text[i..]).unwrap_or("");
+        format!("a field has the wrong type or value{location}")
+    } else {
+        text
     }
 }

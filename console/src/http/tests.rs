@@ -388,6 +388,19 @@ async fn bodies_over_the_limit_answer_413_and_bad_json_400() {
         .post("/api/v1/login", json!({"password": "x", "admin": true}))
         .await;
     assert_error(&unknown_field, StatusCode::BAD_REQUEST, "bad_request");
+
+    let wrong_type = console
+        .post(
+            "/api/v1/setup",
+            json!({"token": 987_654_321, "password": "x"}),
+        )
+        .await;
+    assert_error(&wrong_type, StatusCode::BAD_REQUEST, "bad_request");
+    assert!(
+        !wrong_type.body.to_string().contains("987654321"),
+        "the value is not echoed: {:?}",
+        wrong_type.body
+    );
 }
 
 #[tokio::test]
