@@ -1,7 +1,8 @@
-import { useEffect, useId, useRef, type KeyboardEvent } from 'react';
+import { useId } from 'react';
 import type { LicenseInspect } from '../api';
 import { describeDaysLeft, expiryBadgeClass, formatDateTime, licenseExpiryLevel } from '../format';
 import { Banner } from './Banner';
+import { useModal } from './useModal';
 import { Fingerprint } from './Fingerprint';
 
 interface Props {
@@ -12,7 +13,6 @@ interface Props {
   onCancel(): void;
 }
 
-const FOCUSABLE = 'button:not([disabled]), [href], input:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
 
 /**
  * The first-load confirmation: the admin compares the fingerprint of the key that signed the
@@ -21,39 +21,10 @@ const FOCUSABLE = 'button:not([disabled]), [href], input:not([disabled]), textar
 export function TrustDialog({ inspect, busy, onConfirm, onCancel }: Props) {
   const titleId = useId();
   const descriptionId = useId();
-  const dialogRef = useRef<HTMLDivElement>(null);
-  const cancelRef = useRef<HTMLButtonElement>(null);
+  const { dialogRef, cancelRef, onKeyDown } = useModal(busy, onCancel);
   const { claims } = inspect;
   const level = licenseExpiryLevel(claims.expires_at);
   const left = describeDaysLeft(claims.expires_at);
-
-  // Focus the harmless choice first; give focus back to where it was when the dialog closes.
-  useEffect(() => {
-    const previous = document.activeElement instanceof HTMLElement ? document.activeElement : null;
-    cancelRef.current?.focus();
-    return () => previous?.focus();
-  }, []);
-
-  function onKeyDown(event: KeyboardEvent<HTMLDivElement>) {
-    if (event.key === 'Escape') {
-      event.preventDefault();
-      if (!busy) onCancel();
-      return;
-    }
-    if (event.key !== 'Tab' || !dialogRef.current) return;
-    // Keep keyboard focus inside the dialog.
-    const items = Array.from(dialogRef.current.querySelectorAll<HTMLElement>(FOCUSABLE));
-    if (items.length === 0) return;
-    const first = items[0];
-    const last = items[items.length - 1];
-    if (event.shiftKey && document.activeElement === first) {
-      event.preventDefault();
-      last.focus();
-    } else if (!event.shiftKey && document.activeElement === last) {
-      event.preventDefault();
-      first.focus();
-    }
-  }
 
   return (
     <div className="modal-backdrop">
