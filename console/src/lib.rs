@@ -1,6 +1,7 @@
 //! `outpost-console`: the admin console and JSON API on HTTPS :8800, its state store, its
 //! audit log and the control socket for `outpostctl`. See ARCHITECTURE.md for the map.
 
+pub mod appconfig;
 pub mod audit;
 pub mod auth;
 pub mod certs;

@@ -118,12 +118,17 @@ pub async fn serve(config: ServeConfig) -> Result<(), LifecycleError> {
 
     let auth = Arc::new(Auth::new(store.clone(), config.session));
     let licenses = Arc::new(crate::license::Licenses::new(store.clone()));
+    let releases = Arc::new(crate::releases::Releases::new(
+        store.clone(),
+        licenses.clone(),
+    ));
     let state = Arc::new(AppState {
         store: store.clone(),
         auth: auth.clone(),
         certs: certs.clone(),
         licenses: licenses.clone(),
-        releases: Arc::new(crate::releases::Releases::new(store.clone(), licenses)),
+        releases: releases.clone(),
+        config: Arc::new(crate::appconfig::AppConfig::new(store.clone(), releases)),
         cluster: cluster.clone(),
         hub: hub.clone(),
         started,

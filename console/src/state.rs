@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::appconfig::AppConfig;
 use crate::auth::Auth;
 use crate::certs::CertManager;
 use crate::cluster::hub::Hub;
@@ -18,6 +19,7 @@ pub struct AppState {
     pub certs: Arc<CertManager>,
     pub licenses: Arc<Licenses>,
     pub releases: Arc<Releases>,
+    pub config: Arc<AppConfig>,
     pub cluster: Arc<Cluster>,
     pub hub: Arc<Hub>,
     pub started: Instant,

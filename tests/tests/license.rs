@@ -232,5 +232,49 @@ async fn releases_load_only_after_the_license_pinned_the_key() -> Result<()> {
         .filter_map(|r| r["version"].as_str())
         .collect();
     assert_eq!(versions, ["1.1.0", "1.0.0"]);
+
+    // The config screen of the newest release, through the API.
+    let admin = outpost_tests::Admin::set_up(&console, "integration password").await?;
+    let (status, screen) = admin.get("/api/v1/app/config").await?;
+    assert_eq!(status, 200, "{screen}");
+    assert_eq!(screen["version"], "1.1.0");
+    let items: Vec<Value> = screen["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["items"].as_array().unwrap().clone())
+        .collect();
+    let secret = items
+        .iter()
+        .find(|i| i["secret"] == true)
+        .and_then(|i| i["name"].as_str())
+        .expect("the sample app has a secret item")
+        .to_owned();
+    let (status, refused) = admin
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/app/config",
+            json!({"values": {"workers": "lots", &secret: "a-very-secret-value"}}),
+        )
+        .await?;
+    assert_eq!(status, 400);
+    assert_eq!(refused["error"]["code"], "config_invalid");
+    assert!(refused.to_string().contains("workers"));
+    let (status, saved) = admin
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/app/config",
+            json!({"values": {"workers": "3", &secret: "a-very-secret-value"}}),
+        )
+        .await?;
+    assert_eq!(status, 200, "{saved}");
+    let (_, screen) = admin.get("/api/v1/app/config?sequence=1").await?;
+    for answer in [&saved, &screen, &refused] {
+        assert!(
+            !answer.to_string().contains("a-very-secret-value"),
+            "secrets never in an answer"
+        );
+    }
+    assert!(screen.to_string().contains("\"is_set\":true"));
     Ok(())
 }

@@ -51,6 +51,7 @@ pub enum Action {
     NodeRemoved,
     ReleaseLoaded,
     ReleaseRejected,
+    ConfigChanged,
 }
 
 impl Action {
@@ -76,6 +77,7 @@ impl Action {
             Action::NodeRemoved => "node.removed",
             Action::ReleaseLoaded => "release.loaded",
             Action::ReleaseRejected => "release.rejected",
+            Action::ConfigChanged => "config.changed",
         }
     }
 }

@@ -9,6 +9,7 @@ use warp::reply::Response;
 use warp::{Rejection, Reply};
 
 use super::api::{ErrorBody, ErrorDetail};
+use crate::appconfig::ConfigError;
 use crate::auth::AuthError;
 use crate::certs::CertError;
 use crate::license::LicenseError;
@@ -52,6 +53,8 @@ pub enum ApiError {
     NodeCertificateRequired,
     #[error("{0}")]
     NodeRefused(String),
+    #[error("{0}")]
+    ConfigInvalid(String),
     #[error("{0}")]
     ReleaseRefused(String),
     #[error("{0}")]
@@ -103,6 +106,7 @@ impl ApiError {
             ApiError::JoinRefused { code, .. } => (StatusCode::FORBIDDEN, code),
             ApiError::NodeCertificateRequired => (StatusCode::UNAUTHORIZED, "certificate_required"),
             ApiError::NodeRefused(_) => (StatusCode::FORBIDDEN, "node_refused"),
+            ApiError::ConfigInvalid(_) => (StatusCode::BAD_REQUEST, "config_invalid"),
             ApiError::ReleaseRefused(_) => (StatusCode::BAD_REQUEST, "release_refused"),
             ApiError::ReleaseConflict(_) => (StatusCode::CONFLICT, "release_conflict"),
             ApiError::NodeNotFound(_) => (StatusCode::NOT_FOUND, "node_not_found"),
@@ -219,6 +223,18 @@ impl From<ReleaseError> for ApiError {
             ReleaseError::NotFound(_) => ApiError::ReleaseRefused(message),
             ReleaseError::License(e) => e.into(),
             ReleaseError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<ConfigError> for ApiError {
+    fn from(e: ConfigError) -> ApiError {
+        let message = capitalise(&e.to_string());
+        match e {
+            ConfigError::NoRelease => ApiError::ReleaseRefused(message),
+            ConfigError::Invalid(_) => ApiError::ConfigInvalid(message),
+            ConfigError::Release(e) => e.into(),
+            ConfigError::Store(e) => e.into(),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod agent_channel;
 pub mod api;
+mod app_config;
 mod assets;
 mod audit_log;
 mod error;
@@ -70,6 +71,8 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/api/v1/license", Access::Admin),
     route("POST", "/api/v1/releases", Access::Admin),
     route("GET", "/api/v1/releases", Access::Admin),
+    route("GET", "/api/v1/app/config", Access::Admin),
+    route("PUT", "/api/v1/app/config", Access::Admin),
     route("GET", "/api/v1/nodes", Access::Admin),
     route("POST", "/api/v1/nodes/join-token", Access::Admin),
     route("PUT", "/api/v1/nodes/node-x/labels", Access::Admin),
@@ -125,6 +128,8 @@ pub fn routes(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
         .or(nodes::routes(state.clone()))
         .unify()
         .or(releases::routes(state.clone()))
+        .unify()
+        .or(app_config::routes(state.clone()))
         .unify();
     let guarded = filters::admin_session(state.clone())
         .and(admin_routes)

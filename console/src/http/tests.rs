@@ -36,12 +36,17 @@ fn console() -> Console {
     };
     let (certs, _) = CertManager::load_or_generate(dir.path(), &names, unix_now()).unwrap();
     let licenses = Arc::new(crate::license::Licenses::new(store.clone()));
+    let releases = Arc::new(crate::releases::Releases::new(
+        store.clone(),
+        licenses.clone(),
+    ));
     let state = Arc::new(AppState {
         store: store.clone(),
         auth: Arc::new(Auth::new(store.clone(), SessionPolicy::default())),
         certs: Arc::new(certs),
         licenses: licenses.clone(),
-        releases: Arc::new(crate::releases::Releases::new(store.clone(), licenses)),
+        releases: releases.clone(),
+        config: Arc::new(crate::appconfig::AppConfig::new(store.clone(), releases)),
         cluster: Arc::new(crate::cluster::Cluster::new(
             store.clone(),
             Arc::new(

@@ -105,6 +105,18 @@ const MIGRATIONS: &[(u32, &str)] = &[
     );
     "#,
     ),
+    (
+        5,
+        r#"
+    CREATE TABLE config_values (
+        app_id     TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        value      TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (app_id, name)
+    );
+    "#,
+    ),
 ];
 
 /// The schema version this binary brings the database to.

@@ -5,6 +5,7 @@
 
 mod admins;
 mod audit;
+mod config;
 mod license;
 mod migrations;
 mod nodes;
