@@ -5,6 +5,7 @@ import { Banner } from './components/Banner';
 import { Layout } from './components/Layout';
 import { guardRedirect, normalizePath, type AuthState } from './guard';
 import { AuditPage } from './pages/AuditPage';
+import { ConfigPage } from './pages/ConfigPage';
 import { DashboardPage } from './pages/DashboardPage';
 import { LicensePage } from './pages/LicensePage';
 import { LoginPage } from './pages/LoginPage';
@@ -124,6 +125,8 @@ function page(path: string): ReactElement {
       return <DashboardPage />;
     case '/license':
       return <LicensePage />;
+    case '/config':
+      return <ConfigPage />;
     case '/nodes':
       return <NodesPage />;
     case '/audit':

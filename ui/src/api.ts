@@ -147,6 +147,61 @@ export interface JoinTokenInfo {
   expires_at: string;
 }
 
+/** A loaded release (`GET /releases`); only what the console's pages show is copied. */
+export interface ReleaseInfo {
+  sequence: number;
+  version: string;
+  channel: string;
+  required: boolean;
+  created_at: string;
+  loaded_at: string;
+}
+
+export type ConfigItemType = 'text' | 'password' | 'bool' | 'number' | 'select' | 'textarea';
+
+export const CONFIG_ITEM_TYPES: readonly ConfigItemType[] = ['text', 'password', 'bool', 'number', 'select', 'textarea'];
+
+/** One config item of a release, with its stored value. */
+export interface ConfigItem {
+  name: string;
+  title: string;
+  type: ConfigItemType;
+  help: string;
+  required: boolean;
+  /** The default as text (`"false"`, `"2"`, `"info"`), or `null`. */
+  default: string | null;
+  /** The choices of a `select` item. */
+  options: string[];
+  /** Bounds of a `number` item. */
+  min: number | null;
+  max: number | null;
+  /** The item's pattern, when the console sends it (checked in the browser only as a courtesy). */
+  regex: string | null;
+  regex_message: string | null;
+  /** The stored value; always `null` for a secret (password) item. */
+  value: string | null;
+  /** A value is stored. */
+  is_set: boolean;
+  secret: boolean;
+}
+
+export interface ConfigGroup {
+  name: string;
+  title: string;
+  description: string;
+  items: ConfigItem[];
+}
+
+/** The config items of one release (`GET/PUT /app/config`). */
+export interface ConfigInfo {
+  sequence: number;
+  version: string;
+  groups: ConfigGroup[];
+}
+
+/** A `PUT /app/config` change set: a value per changed item, `null` to clear it. */
+export type ConfigValues = Record<string, string | null>;
+
 export class ApiError extends Error {
   /** HTTP status, or 0 when the console could not be reached at all. */
   readonly status: number;
@@ -375,6 +430,22 @@ export const api = {
 
   /** Removes a node and revokes its certificate: its agent is refused from now on. */
   removeNode: (id: string) => request<{ ok: boolean }>('DELETE', `/nodes/${encodeURIComponent(id)}`),
+
+  /** Every loaded release, newest first. */
+  async releases(signal?: AbortSignal): Promise<ReleaseInfo[]> {
+    const answer = await request<{ releases?: unknown }>('GET', '/releases', undefined, { signal });
+    return Array.isArray(answer?.releases) ? answer.releases.map(toReleaseInfo) : [];
+  },
+
+  /** The config items of release `sequence` (default: the newest); `400 release_refused` when none is loaded. */
+  async config(sequence: number | null, signal?: AbortSignal): Promise<ConfigInfo> {
+    return toConfigInfo(await request<unknown>('GET', `/app/config${sequenceQuery(sequence)}`, undefined, { signal }));
+  },
+
+  /** Stores the changed values of release `sequence`; `400 config_invalid` names every failing item. */
+  async saveConfig(sequence: number, values: ConfigValues): Promise<ConfigInfo> {
+    return toConfigInfo(await request<unknown>('PUT', `/app/config${sequenceQuery(sequence)}`, { values }));
+  },
 };
 
 // ---- license answers ----------------------------------------------------
@@ -496,6 +567,73 @@ export function toNodeInfo(value: unknown): NodeInfo {
     cert_expires_at: str(raw.cert_expires_at),
     clock_skew_ms: numOrNull(raw.clock_skew_ms),
     facts: toNodeFacts(raw.facts),
+  };
+}
+
+// ---- releases and config answers -----------------------------------------
+//
+// Copied field by field too. A secret item's value is dropped even if the console sent one,
+// so a stored secret never reaches the page.
+
+function sequenceQuery(sequence: number | null): string {
+  return sequence === null ? '' : `?sequence=${encodeURIComponent(String(sequence))}`;
+}
+
+function textOrNull(value: unknown): string | null {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return null;
+}
+
+export function toReleaseInfo(value: unknown): ReleaseInfo {
+  const raw = record(value);
+  return {
+    sequence: num(raw.sequence),
+    version: str(raw.version),
+    channel: str(raw.channel),
+    required: raw.required === true,
+    created_at: str(raw.created_at),
+    loaded_at: str(raw.loaded_at),
+  };
+}
+
+function toConfigItem(value: unknown): ConfigItem {
+  const raw = record(value);
+  const type = CONFIG_ITEM_TYPES.find((t) => t === raw.type) ?? 'text';
+  const secret = raw.secret === true || type === 'password';
+  const name = str(raw.name);
+  return {
+    name,
+    title: str(raw.title) || name,
+    type,
+    help: str(raw.help),
+    required: raw.required === true,
+    default: secret ? null : textOrNull(raw.default),
+    options: (Array.isArray(raw.options) ? raw.options : []).map(textOrNull).filter((o): o is string => o !== null),
+    min: numOrNull(raw.min),
+    max: numOrNull(raw.max),
+    regex: strOrNull(raw.regex),
+    regex_message: strOrNull(raw.regex_message),
+    value: secret ? null : textOrNull(raw.value),
+    is_set: raw.is_set === true,
+    secret,
+  };
+}
+
+export function toConfigInfo(value: unknown): ConfigInfo {
+  const raw = record(value);
+  return {
+    sequence: num(raw.sequence),
+    version: str(raw.version),
+    groups: (Array.isArray(raw.groups) ? raw.groups : []).map((g) => {
+      const group = record(g);
+      return {
+        name: str(group.name),
+        title: str(group.title) || str(group.name),
+        description: str(group.description),
+        items: (Array.isArray(group.items) ? group.items : []).map(toConfigItem),
+      };
+    }),
   };
 }
 

@@ -475,7 +475,8 @@ describe('nodes navigation and dashboard', () => {
     const links = Array.from(document.querySelectorAll('nav [data-testid^="nav-"]')).map((a) =>
       a.getAttribute('data-testid'),
     );
-    expect(links.indexOf('nav-nodes')).toBe(links.indexOf('nav-license') + 1);
+    expect(links.indexOf('nav-nodes')).toBe(links.indexOf('nav-config') + 1);
+    expect(links.indexOf('nav-config')).toBe(links.indexOf('nav-license') + 1);
     fireEvent.click(screen.getByTestId('nav-nodes'));
     expect(await screen.findByTestId('nodes-page')).toBeTruthy();
     expect(window.location.pathname).toBe('/nodes');

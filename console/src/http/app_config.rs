@@ -54,6 +54,8 @@ pub struct Item {
     pub min: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max: Option<i64>,
+    /// The item's pattern (Rust `regex` syntax; the server's check is the one that counts).
+    pub regex: Option<String>,
     pub regex_message: Option<String>,
     pub value: Option<String>,
     pub is_set: bool,
@@ -93,6 +95,7 @@ fn view(config: ConfigView) -> Config {
                             options,
                             min,
                             max,
+                            regex: i.item.regex,
                             regex_message: i.item.regex_message,
                             value: i.value,
                             is_set: i.is_set,

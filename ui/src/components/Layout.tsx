@@ -15,6 +15,7 @@ interface NavItem {
 const NAV: NavItem[] = [
   { to: '/', label: 'Dashboard', testId: 'nav-dashboard' },
   { to: '/license', label: 'License', testId: 'nav-license' },
+  { to: '/config', label: 'Config', testId: 'nav-config' },
   { to: '/nodes', label: 'Nodes', testId: 'nav-nodes' },
   { to: '/audit', label: 'Audit log', testId: 'nav-audit' },
   { to: '/settings/tls', label: 'TLS certificate', testId: 'nav-tls', section: 'Settings' },
