@@ -3,12 +3,15 @@
 //
 // Flow: setup link -> password -> login (wrong, then right) -> dashboard ->
 // license (first load pins the vendor key after the trust dialog; a file signed by another key is refused) ->
+// config (a release of the sample app, signed here with the license's vendor key, loaded with `outpostctl`; bad
+// values refused in the page and by the console, good ones saved; after a reload the secret is stored, never shown) ->
 // nodes (join command from the page, a real agent joins and goes online, labels, SIGKILL -> offline) ->
 // audit log -> TLS upload (garbage rejected, real pair hot-swapped without restart) -> logout.
 //
 // Environment:
 //   OUTPOST_CONSOLE_BIN   console binary (default <repo>/target/debug/outpost-console)
 //   OUTPOST_AIRGAP_BIN    vendor tool, for keys and licenses (default <repo>/target/debug/outpost-airgap)
+//   OUTPOST_CTL_BIN       console control tool, for loading the release (default <repo>/target/debug/outpostctl)
 //   OUTPOST_AGENT_BIN     node agent (default <repo>/target/debug/outpost-agent)
 //   OUTPOST_E2E_CHROMIUM  browser binary (default /usr/bin/chromium)
 //   OUTPOST_E2E_VERBOSE=1 echo the console's and the agent's stdout/stderr while the test runs
@@ -16,7 +19,7 @@
 // Screenshots go to <repo>/target/e2e/. The last line is always `e2e: N passed, M failed`.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, randomBytes, sign } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,6 +33,7 @@ const ROOT = path.resolve(HERE, '..', '..');
 const CONSOLE_BIN = process.env.OUTPOST_CONSOLE_BIN || path.join(ROOT, 'target', 'debug', 'outpost-console');
 const AIRGAP_BIN = process.env.OUTPOST_AIRGAP_BIN || path.join(ROOT, 'target', 'debug', 'outpost-airgap');
 const AGENT_BIN = process.env.OUTPOST_AGENT_BIN || path.join(ROOT, 'target', 'debug', 'outpost-agent');
+const CTL_BIN = process.env.OUTPOST_CTL_BIN || path.join(ROOT, 'target', 'debug', 'outpostctl');
 const CHROMIUM = process.env.OUTPOST_E2E_CHROMIUM || '/usr/bin/chromium';
 const SHOTS = path.join(ROOT, 'target', 'e2e');
 const VERBOSE = process.env.OUTPOST_E2E_VERBOSE === '1';
@@ -45,8 +49,15 @@ const TLS_PROBE_TIMEOUT_MS = 10_000;
 const NODE_STATUS_TIMEOUT_MS = 30_000;
 
 const LICENSE_CUSTOMER = 'E2E Customer';
-const LICENSE_APP = 'e2e-app';
+// The license and the release are for the sample app, whose config items the Config step edits.
+const LICENSE_APP = 'sample-app';
+const SAMPLE_APP_DIR = path.join(ROOT, 'examples', 'sample-app', '1.0.0');
+const RELEASE_PAYLOAD_TYPE = 'application/vnd.outpost.release.v1+json';
+// DER prefix of a PKCS#8 ed25519 private key; the 32-byte seed follows.
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const REGISTRY_PASSWORD = 'e2e-secret-pw';
+// A greeting the sample app's pattern accepts.
+const CONFIG_GREETING = 'Hello from the browser test!';
 const VENDOR_FINGERPRINT_RE = /^[0-9a-f]{64}$/;
 
 const FINGERPRINT_RE = /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/;
@@ -97,6 +108,7 @@ async function run() {
     ['console', CONSOLE_BIN, 'OUTPOST_CONSOLE_BIN'],
     ['airgap', AIRGAP_BIN, 'OUTPOST_AIRGAP_BIN'],
     ['agent', AGENT_BIN, 'OUTPOST_AGENT_BIN'],
+    ['outpostctl', CTL_BIN, 'OUTPOST_CTL_BIN'],
   ]) {
     if (!fs.existsSync(bin)) {
       throw new Error(
@@ -128,10 +140,21 @@ async function run() {
   const page = await context.newPage();
   page.setDefaultTimeout(ACTION_TIMEOUT_MS);
   page.setDefaultNavigationTimeout(NAVIGATION_TIMEOUT_MS);
-  // Full-page shots from the top: scrolled, a sticky header would be drawn mid-page.
-  const shot = async (name) => {
+  // Full-page shots from the top: scrolled, a sticky header would be drawn mid-page. With `tall`, the viewport is
+  // made as tall as the page for the shot, so a bar stuck to the viewport's bottom (the Config page's Save bar) is
+  // drawn where it ends up, under the form, instead of over it.
+  const shot = async (name, { tall = false } = {}) => {
     await page.evaluate(() => window.scrollTo(0, 0));
-    await page.screenshot({ path: path.join(SHOTS, name), fullPage: true });
+    const viewport = page.viewportSize();
+    if (tall) {
+      const height = await page.evaluate(() => document.documentElement.scrollHeight);
+      await page.setViewportSize({ width: viewport.width, height: Math.max(height, viewport.height) });
+    }
+    try {
+      await page.screenshot({ path: path.join(SHOTS, name), fullPage: true });
+    } finally {
+      if (tall) await page.setViewportSize(viewport);
+    }
   };
 
   // Only the visible instance of a test id counts: a route that is being left may still be in the DOM.
@@ -162,8 +185,8 @@ async function run() {
     check(fp === lic.fingerprint, `license-fingerprint data-value is ${fp}, keygen printed ${lic.fingerprint}`);
   };
 
-  // The secret is nowhere: not in the page text, the markup, form fields, storage, or the API answer.
-  const expectNoSecret = async (secret, when) => {
+  // The secret is nowhere: not in the page text, the markup, form fields, storage, or the API answers.
+  const expectNoSecret = async (secret, what, when, apiPaths) => {
     const seen = {
       'page text': await page.evaluate(() => document.body.innerText),
       markup: await page.content(),
@@ -171,15 +194,17 @@ async function run() {
         Array.from(document.querySelectorAll('input, textarea'), (el) => el.value).join('\n'),
       ),
       storage: await page.evaluate(() => JSON.stringify([{ ...localStorage }, { ...sessionStorage }])),
-      'GET /api/v1/license': JSON.stringify(await apiJson(context, base, '/api/v1/license')),
     };
+    for (const apiPath of apiPaths) seen[`GET ${apiPath}`] = JSON.stringify(await apiJson(context, base, apiPath));
     for (const [where, text] of Object.entries(seen)) {
-      check(!text.includes(secret), `the registry password shows up in the ${where} ${when}`);
+      check(!text.includes(secret), `the ${what} shows up in the ${where} ${when}`);
     }
   };
 
   try {
     let oldFingerprint;
+    // The license step's vendor key: the Config step signs the release with it.
+    let vendor;
 
     await step('1 setup', async () => {
       await page.goto(con.setupLink);
@@ -224,7 +249,7 @@ async function run() {
 
     await step('3 license', async () => {
       const keysDir = tempDir('outpost-e2e-vendor-');
-      const vendor = makeLicense(keysDir, 'vendor', {
+      vendor = makeLicense(keysDir, 'vendor', {
         customer: LICENSE_CUSTOMER,
         registryPassword: REGISTRY_PASSWORD,
       });
@@ -263,7 +288,7 @@ async function run() {
       await waitVisible('license-success');
       await waitVisible('license-details');
       await expectLicenseDetails(vendor);
-      await expectNoSecret(REGISTRY_PASSWORD, 'after loading the license');
+      await expectNoSecret(REGISTRY_PASSWORD, 'registry password', 'after loading the license', ['/api/v1/license']);
       await shot('04-license.png');
 
       // A license signed by another key is refused in the page, and nothing changes.
@@ -294,7 +319,206 @@ async function run() {
       await expectLicenseDetails(vendor);
     });
 
-    await step('4 nodes', async () => {
+    await step('4 config', async () => {
+      const item = (name) => page.locator(`[data-testid="config-item"][data-item="${name}"]`).filter({ visible: true });
+      const input = (name) => byId(`config-input-${name}`);
+      const dirtyCount = async () => byId('config-dirty').getAttribute('data-count');
+      // What the console has stored, item by item (a secret's value is always null here).
+      const storedConfig = async () => {
+        const config = await apiJson(context, base, '/api/v1/app/config');
+        return Object.fromEntries(
+          config.groups.flatMap((g) => g.items).map((i) => [i.name, { value: i.value, is_set: i.is_set }]),
+        );
+      };
+      const expectNothingStored = async (when) => {
+        const stored = await storedConfig();
+        check(
+          Object.values(stored).every((i) => i.value === null && i.is_set === false),
+          `GET /api/v1/app/config ${when} shows stored values: ${JSON.stringify(stored)}`,
+        );
+      };
+      // Every PUT of the config the page sends.
+      const configPuts = [];
+      const onRequest = (req) => {
+        if (req.method() === 'PUT' && new URL(req.url()).pathname === '/api/v1/app/config') {
+          configPuts.push(req.postDataJSON());
+        }
+      };
+
+      // A license but no release yet: the page says how to load one.
+      await byId('nav-config').click();
+      await waitVisible('config-page');
+      await waitVisible('config-empty', 'config-empty on a console without a release');
+
+      // The sample app's release, signed with the vendor key the license step pinned, loaded on the console host.
+      const release = makeRelease(vendor, path.join(tempDir('outpost-e2e-release-'), 'sample-app-1.0.0.release.json'), {
+        sequence: 1,
+        version: '1.0.0',
+      });
+      const loaded = oneLine(outpostctl(['--data-dir', dataDir, 'release', 'load', release.file]));
+      check(loaded === 'release 1.0.0 (sequence 1) loaded', `outpostctl release load printed "${loaded}"`);
+      const { releases } = await apiJson(context, base, '/api/v1/releases');
+      const listed = (releases ?? []).map(({ sequence, version, digest }) => ({ sequence, version, digest }));
+      check(
+        JSON.stringify(listed) === JSON.stringify([{ sequence: 1, version: '1.0.0', digest: release.digest }]),
+        `GET /api/v1/releases lists ${JSON.stringify(listed)}, expected the test's release ${release.digest}`,
+      );
+
+      // The page reads the newest release's config when it opens.
+      await page.reload();
+      await waitVisible('config-page');
+      await named('the greeting item of the sample app', () =>
+        item('greeting').waitFor({ state: 'visible', timeout: ACTION_TIMEOUT_MS }),
+      );
+      const picker = byId('config-release');
+      await eventually('config-release to offer "1.0.0 (sequence 1)" and nothing else', async () => {
+        const options = (await picker.locator('option').allTextContents()).map(oneLine);
+        return options.length === 1 && options[0] === '1.0.0 (sequence 1)';
+      });
+      check((await picker.inputValue()) === '1', `config-release has value ${await picker.inputValue()}, expected 1`);
+      const groups = await byId('config-group').evaluateAll((els) => els.map((el) => el.getAttribute('data-group')));
+      check(
+        groups.join(',') === 'general,security,operations',
+        `config-group data-group values are ${groups.join(',')}, expected the sample app's groups`,
+      );
+      const items = await byId('config-item').evaluateAll((els) =>
+        els.map((el) => `${el.getAttribute('data-item')}:${el.getAttribute('data-type')}`),
+      );
+      check(
+        items.join(',') === 'greeting:text,admin_password:password,enable_metrics:bool,workers:number,log_level:select',
+        `config items are ${items.join(',')}, expected the sample app's items`,
+      );
+      check((await dirtyCount()) === '0', `config-dirty counts ${await dirtyCount()} changes on a fresh page`);
+      check(
+        (await item('admin_password').getByTestId('config-secret-stored').count()) === 0,
+        'config-secret-stored is shown before any password was saved',
+      );
+      await expectNothingStored('before any save');
+
+      const adminPassword = `e2e-Admin-${randomBytes(9).toString('hex')}`;
+      page.on('request', onRequest);
+      try {
+        // Values that fail the items' checks (the greeting's pattern, the workers' range), and a valid password:
+        // the page flags both fields and sends nothing.
+        await input('greeting').fill('Hello <b>e2e</b>');
+        await input('workers').fill('999');
+        await input('admin_password').fill(adminPassword);
+        for (const [name, expected] of [
+          ['greeting', /letters, spaces, commas/i],
+          ['workers', /\b1 to 16\b/],
+        ]) {
+          const error = item(name).getByTestId('config-item-error');
+          await named(`config-item-error of ${name}`, () =>
+            error.waitFor({ state: 'visible', timeout: ACTION_TIMEOUT_MS }),
+          );
+          const text = oneLine(await error.textContent());
+          check(expected.test(text), `config-item-error of ${name} reads "${text}"`);
+        }
+        check(
+          (await item('admin_password').getByTestId('config-item-error').count()) === 0,
+          'config-item-error is shown for a valid password',
+        );
+        await eventually('config-dirty to count 3 unsaved changes', async () => (await dirtyCount()) === '3');
+        await waitVisible('config-release-locked', 'config-release-locked with unsaved changes');
+        check(await picker.isDisabled(), 'config-release can be changed with unsaved changes');
+        await shot('05-config-invalid.png', { tall: true });
+
+        await byId('config-save').click();
+        // The page does not send a form that fails its checks: it moves to the first failing field instead.
+        await eventually('the first failing field (greeting) to get the focus after config-save', async () =>
+          input('greeting').evaluate((el) => el === document.activeElement),
+        );
+        check(configPuts.length === 0, `the page sent ${configPuts.length} PUT /api/v1/app/config with invalid fields`);
+        check((await page.getByTestId('config-saved').count()) === 0, 'config-saved is shown for invalid fields');
+        await expectNothingStored('after a save with invalid fields');
+
+        // Valid fields, but the required password left out: the console refuses the whole change.
+        await input('greeting').fill(CONFIG_GREETING);
+        await input('workers').fill('4');
+        await input('admin_password').fill('');
+        await eventually('the config-item-error fields to go', async () =>
+          (await page.getByTestId('config-item-error').count()) === 0,
+        );
+        await eventually('config-dirty to count 2 unsaved changes', async () => (await dirtyCount()) === '2');
+        await byId('config-save').click();
+        await waitVisible('config-error', 'config-error for a config without the required password');
+        const refused = oneLine(await byId('config-error').innerText());
+        check(/admin_password/.test(refused), `config-error does not name admin_password: "${refused}"`);
+        log(`config refused by the console: "${refused}"`);
+        const sent = JSON.stringify(configPuts);
+        check(
+          sent === JSON.stringify([{ values: { greeting: CONFIG_GREETING, workers: '4' } }]),
+          `the page sent ${sent}, expected one PUT with the greeting and workers only`,
+        );
+        check((await input('workers').inputValue()) === '4', 'the edits are gone after the console refused them');
+        check((await page.getByTestId('config-saved').count()) === 0, 'config-saved is shown for a refused save');
+        await expectNothingStored('after a refused save');
+        await shot('05-config-refused.png', { tall: true });
+
+        // With the password: saved.
+        await input('admin_password').fill(adminPassword);
+        await eventually('config-dirty to count 3 unsaved changes', async () => (await dirtyCount()) === '3');
+        await byId('config-save').click();
+        await waitVisible('config-saved');
+        const savedText = oneLine(await byId('config-saved').innerText());
+        check(
+          savedText.includes('3 changes saved') && savedText.includes('1.0.0 (sequence 1)'),
+          `config-saved reads "${savedText}"`,
+        );
+        check(configPuts.length === 2, `the page sent ${configPuts.length} PUTs of the config, expected 2`);
+        const last = configPuts[1].values ?? {};
+        check(
+          Object.keys(last).sort().join(',') === 'admin_password,greeting,workers' &&
+            last.admin_password === adminPassword,
+          `the last PUT sent the items ${Object.keys(last).sort().join(',')}, expected admin_password,greeting,workers`,
+        );
+      } finally {
+        page.off('request', onRequest);
+      }
+      check((await page.getByTestId('config-error').count()) === 0, 'config-error stays after a save went through');
+
+      // Saved values are shown again; the password never is, only that one is stored.
+      const expectSaved = async (when) => {
+        await eventually(`config-dirty to count no changes ${when}`, async () => (await dirtyCount()) === '0');
+        const greeting = await input('greeting').inputValue();
+        check(greeting === CONFIG_GREETING, `config-input-greeting holds "${greeting}" ${when}`);
+        const workers = await input('workers').inputValue();
+        check(workers === '4', `config-input-workers holds "${workers}" ${when}`);
+        check((await input('admin_password').inputValue()) === '', `the password field is not empty ${when}`);
+        await named(`config-secret-stored for admin_password ${when}`, () =>
+          item('admin_password').getByTestId('config-secret-stored').waitFor({
+            state: 'visible',
+            timeout: ACTION_TIMEOUT_MS,
+          }),
+        );
+        const stored = await storedConfig();
+        check(
+          stored.greeting?.value === CONFIG_GREETING &&
+            stored.workers?.value === '4' &&
+            stored.admin_password?.value === null &&
+            stored.admin_password?.is_set === true &&
+            !stored.enable_metrics?.is_set &&
+            !stored.log_level?.is_set,
+          `GET /api/v1/app/config ${when} shows ${JSON.stringify(stored)}`,
+        );
+        await expectNoSecret(adminPassword, 'admin password', when, [
+          '/api/v1/app/config',
+          '/api/v1/releases',
+          '/api/v1/audit',
+        ]);
+      };
+      await expectSaved('after saving');
+
+      await page.reload();
+      await waitVisible('config-page');
+      await eventually('config-input-workers to hold the saved 4 after a reload', async () =>
+        (await input('workers').inputValue()) === '4',
+      );
+      await expectSaved('after a reload');
+      await shot('05-config.png', { tall: true });
+    });
+
+    await step('5 nodes', async () => {
       await byId('nav-nodes').click();
       await waitVisible('nodes-page');
       await waitVisible('nodes-empty', 'nodes-empty on a console no node has joined');
@@ -354,7 +578,7 @@ async function run() {
         'nodes-empty is still shown next to a joined node',
       );
       log(`node ${nodeId} online: ${JSON.stringify(facts)}`);
-      await shot('05-nodes.png');
+      await shot('06-nodes.png');
 
       // Labels: add role=e2e in the row's editor.
       await row.getByTestId('node-labels-button').click();
@@ -397,10 +621,10 @@ async function run() {
       );
       log(`node shown offline ${((Date.now() - killedAt) / 1000).toFixed(1)}s after SIGKILL of the agent`);
       check((await chip.count()) === 1, 'the role=e2e chip is gone after the node went offline');
-      await shot('06-node-offline.png');
+      await shot('07-node-offline.png');
     });
 
-    await step('5 audit', async () => {
+    await step('6 audit', async () => {
       await byId('nav-audit').click();
       await waitVisible('audit-page');
       const rows = await eventually('at least 3 audit-row entries', async () => {
@@ -416,6 +640,8 @@ async function run() {
       for (const action of [
         'license.key_pinned',
         'license.loaded',
+        'release.loaded',
+        'config.changed',
         'node.join_token_created',
         'node.joined',
         'node.labels_changed',
@@ -423,10 +649,10 @@ async function run() {
         check(actions.has(action), `no audit-row with data-action="${action}" (found: ${[...actions].join(', ')})`);
       }
       log(`audit log shows ${rows} rows`);
-      await shot('07-audit.png');
+      await shot('08-audit.png');
     });
 
-    await step('6 tls', async () => {
+    await step('7 tls', async () => {
       await byId('nav-tls').click();
       await waitVisible('tls-page');
       const tlsFingerprint = () => byId('tls-fingerprint');
@@ -466,7 +692,7 @@ async function run() {
       await eventually(`TLS page to show the new fingerprint ${newFingerprint}`, async () =>
         (await tlsFingerprint().textContent())?.trim() === newFingerprint,
       );
-      await shot('08-tls.png');
+      await shot('09-tls.png');
 
       const served = await peerFingerprint(base.hostname, port);
       check(
@@ -476,10 +702,10 @@ async function run() {
       log(`certificate hot-swapped: ${oldFingerprint} -> ${newFingerprint}`);
     });
 
-    await step('7 logout', async () => {
+    await step('8 logout', async () => {
       await byId('logout').click();
       await waitVisible('login-password', 'login page after logout');
-      await shot('09-logged-out.png');
+      await shot('10-logged-out.png');
 
       await page.goto(new URL('/', base).href);
       await waitVisible('login-password', 'login page when opening / after logout');
@@ -632,7 +858,73 @@ function makeLicense(dir, name, { customer, registryPassword = null }) {
   ];
   if (registryPassword !== null) args.push('--registry-user', 'pull', '--registry-password', registryPassword);
   airgap([...args, '--out', licenseFile]);
-  return { customer, fingerprint, expires, licenseFile };
+  return {
+    customer,
+    fingerprint,
+    expires,
+    licenseFile,
+    keyFile: path.join(keys, 'vendor.key'),
+    pubFile: path.join(keys, 'vendor.pub'),
+  };
+}
+
+// A release of the sample app, signed with KEYFILE the way `outpost-airgap release create` signs one (a DSSE
+// envelope, ed25519 over the pre-authentication encoding), but without resolving its images: nothing is pulled in
+// this test, so each image is pinned to a made-up digest. `outpost-airgap verify` checks the file before it is used.
+function makeRelease(vendor, outFile, { sequence, version }) {
+  const keyText = fs.readFileSync(vendor.keyFile, 'utf8').trim();
+  const seedBase64 = keyText.match(/^OUTPOST-ED25519-PRIVATE-KEY ([A-Za-z0-9+/]+=*)$/)?.[1];
+  check(seedBase64, `${vendor.keyFile} is not an Outpost private key`);
+  const seed = Buffer.from(seedBase64, 'base64');
+  check(seed.length === 32, `${vendor.keyFile} holds ${seed.length} key bytes, not 32`);
+  const key = createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+  const publicKey = createPublicKey(key).export({ format: 'der', type: 'spki' }).subarray(-32);
+  const keyid = createHash('sha256').update(publicKey).digest('hex');
+  check(
+    keyid === vendor.fingerprint,
+    `the key in ${vendor.keyFile} has id ${keyid}, keygen printed ${vendor.fingerprint}`,
+  );
+
+  const files = {};
+  for (const name of ['compose.yaml', 'outpost.yaml']) {
+    files[name] = fs.readFileSync(path.join(SAMPLE_APP_DIR, name), 'utf8');
+  }
+  const references = [...new Set(Array.from(files['compose.yaml'].matchAll(/^\s*image:\s*(\S+)\s*$/gm), (m) => m[1]))];
+  check(references.length > 0, `no image in ${path.join(SAMPLE_APP_DIR, 'compose.yaml')}`);
+  const release = {
+    schema: 1,
+    app_id: LICENSE_APP,
+    channel: 'stable',
+    sequence,
+    version,
+    notes: 'Signed by the browser end-to-end test.',
+    required: false,
+    created_at: new Date().toISOString(),
+    files,
+    images: references.map((reference) => ({
+      reference,
+      digest: `sha256:${createHash('sha256').update(`e2e placeholder ${reference}`).digest('hex')}`,
+      platform: 'linux/amd64',
+    })),
+  };
+  const payload = Buffer.from(JSON.stringify(release), 'utf8');
+  const pae = Buffer.concat([
+    Buffer.from(`DSSEv1 ${Buffer.byteLength(RELEASE_PAYLOAD_TYPE)} ${RELEASE_PAYLOAD_TYPE} ${payload.length} `, 'utf8'),
+    payload,
+  ]);
+  const envelope = {
+    payloadType: RELEASE_PAYLOAD_TYPE,
+    payload: payload.toString('base64'),
+    signatures: [{ keyid, sig: sign(null, pae, key).toString('base64') }],
+  };
+  fs.writeFileSync(outFile, `${JSON.stringify(envelope, null, 2)}\n`);
+
+  const verified = airgap(['verify', outFile, '--pubkey', vendor.pubFile]);
+  check(
+    verified.includes(`Verified release, signed by key ${vendor.fingerprint}`),
+    `outpost-airgap verify of the test's release printed: ${verified}`,
+  );
+  return { file: outFile, digest: `sha256:${createHash('sha256').update(fs.readFileSync(outFile)).digest('hex')}` };
 }
 
 function airgap(args) {
@@ -640,6 +932,14 @@ function airgap(args) {
     return execFileSync(AIRGAP_BIN, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
   } catch (err) {
     throw new Error(`outpost-airgap ${args.slice(0, 2).join(' ')} failed: ${err.stderr || err.message}`);
+  }
+}
+
+function outpostctl(args) {
+  try {
+    return execFileSync(CTL_BIN, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
+  } catch (err) {
+    throw new Error(`outpostctl ${args.join(' ')} failed: ${err.stderr || err.message}`);
   }
 }
 
@@ -748,7 +1048,8 @@ function openssl(args) {
 function childEnv() {
   const env = { ...process.env };
   for (const name of Object.keys(env)) {
-    if (/^OUTPOST_(CONSOLE_BIN|AIRGAP_BIN|AGENT_BIN|E2E_.*|JOIN_TOKEN|AGENT_DATA_DIR|REGISTRY_PASSWORD)$/.test(name)) {
+    const ours = /^OUTPOST_(CONSOLE_BIN|AIRGAP_BIN|AGENT_BIN|CTL_BIN|E2E_.*)$/.test(name);
+    if (ours || /^OUTPOST_(JOIN_TOKEN|AGENT_DATA_DIR|REGISTRY_PASSWORD)$/.test(name)) {
       delete env[name];
     }
   }
