@@ -18,6 +18,8 @@ pub mod preflight;
 pub mod releases;
 pub mod state;
 pub mod store;
+#[cfg(test)]
+mod testing;
 
 /// The console's version, as reported by the API and the CLI.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

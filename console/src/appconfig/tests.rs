@@ -2,71 +2,20 @@
 
 use std::collections::BTreeMap;
 
-use outpost_airgap::license::License;
-use outpost_airgap::release::Release;
-use outpost_airgap::{seal, SigningKey};
-use time::OffsetDateTime;
+use outpost_airgap::SigningKey;
 
 use super::*;
-use crate::license::Licenses;
 
-const NOW: i64 = 1_800_000_000;
+use crate::testing::{licensed, release, signed, NOW};
 
 fn service() -> (Arc<Store>, AppConfig) {
     let key = SigningKey::generate();
-    let store = Arc::new(Store::open_in_memory().unwrap());
-    let licenses = Arc::new(Licenses::new(store.clone()));
-    let now = OffsetDateTime::from_unix_timestamp(NOW).unwrap();
-    let license = License {
-        schema: 1,
-        license_id: "lic".into(),
-        customer: "Customer".into(),
-        app_id: "sample-app".into(),
-        channel: "stable".into(),
-        issued_at: now - time::Duration::days(1),
-        expires_at: now + time::Duration::days(365),
-        entitlements: BTreeMap::new(),
-        airgap: false,
-        max_nodes: None,
-        api_host: None,
-        registry: None,
-        vendor_key: key.public().to_base64(),
-    };
-    licenses
-        .load(
-            &String::from_utf8(seal(&license, &key).to_bytes()).unwrap(),
-            Some(&key.public().keyid()),
-            &Actor::System,
-            &Source::Local,
-            NOW,
-        )
-        .unwrap();
-    let releases = Arc::new(Releases::new(store.clone(), licenses));
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sample-app/1.0.0");
-    let files = ["compose.yaml", "outpost.yaml"]
-        .iter()
-        .map(|n| {
-            (
-                (*n).to_owned(),
-                std::fs::read_to_string(dir.join(n)).unwrap(),
-            )
-        })
-        .collect();
-    let release = Release {
-        schema: 1,
-        app_id: "sample-app".into(),
-        channel: "stable".into(),
-        sequence: 1,
-        version: "1.0.0".into(),
-        notes: String::new(),
-        required: false,
-        created_at: now,
-        files,
-        images: vec![],
-    };
+    let (store, _, releases) = licensed(&key);
+    let mut first = release(1, "1.0.0");
+    first.images.clear();
     releases
         .load(
-            &String::from_utf8(seal(&release, &key).to_bytes()).unwrap(),
+            &signed(&first, &key),
             "file",
             &Actor::System,
             &Source::Local,

@@ -1,39 +1,14 @@
 //! License loading on an in-memory store with real keys and real signatures.
 
-use std::collections::BTreeMap;
-
 use outpost_airgap::license::License;
 use outpost_airgap::{seal, SigningKey};
-use time::OffsetDateTime;
 
 use super::*;
 
-const NOW: i64 = 1_800_000_000;
-
-fn license(key: &SigningKey, app: &str, expires_in_days: i64) -> License {
-    let now = OffsetDateTime::from_unix_timestamp(NOW).unwrap();
-    License {
-        schema: 1,
-        license_id: format!("lic-{app}"),
-        customer: "Example Corp".into(),
-        app_id: app.into(),
-        channel: "stable".into(),
-        issued_at: now - time::Duration::days(30),
-        expires_at: now + time::Duration::days(expires_in_days),
-        entitlements: BTreeMap::from([("seats".to_owned(), "10".to_owned())]),
-        airgap: true,
-        max_nodes: Some(3),
-        api_host: Some("https://api.vendor.example".into()),
-        registry: Some(outpost_airgap::license::RegistryCredentials {
-            username: "customer".into(),
-            password: "registry-secret".into(),
-        }),
-        vendor_key: key.public().to_base64(),
-    }
-}
+use crate::testing::{license, signed, NOW};
 
 fn file(license: &License, key: &SigningKey) -> String {
-    String::from_utf8(seal(license, key).to_bytes()).unwrap()
+    signed(license, key)
 }
 
 fn service() -> (Arc<Store>, Licenses) {

@@ -1,82 +1,17 @@
 //! Release loading on an in-memory store, with real keys and the sample app's files.
 
-use std::collections::BTreeMap;
-
-use outpost_airgap::license::License;
-use outpost_airgap::release::ImagePin;
 use outpost_airgap::{seal, SigningKey};
 
 use super::*;
 
-const NOW: i64 = 1_800_000_000;
-
-fn sample_files(version: &str) -> BTreeMap<String, String> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples/sample-app")
-        .join(version);
-    ["compose.yaml", "outpost.yaml"]
-        .iter()
-        .map(|name| {
-            (
-                (*name).to_owned(),
-                std::fs::read_to_string(dir.join(name)).unwrap(),
-            )
-        })
-        .collect()
-}
-
-fn release(sequence: u64, version: &str) -> Release {
-    Release {
-        schema: 1,
-        app_id: "sample-app".into(),
-        channel: "stable".into(),
-        sequence,
-        version: version.into(),
-        notes: format!("Release {version}"),
-        required: false,
-        created_at: OffsetDateTime::from_unix_timestamp(NOW).unwrap(),
-        files: sample_files(version),
-        images: vec![ImagePin {
-            reference: "docker.io/outpost-samples/web:1.0.0".into(),
-            digest: format!("sha256:{}", "a".repeat(64)),
-            platform: "linux/amd64".into(),
-        }],
-    }
-}
+use crate::testing::{licensed as licensed_store, release, signed, NOW};
 
 fn text(release: &Release, key: &SigningKey) -> String {
-    String::from_utf8(seal(release, key).to_bytes()).unwrap()
+    signed(release, key)
 }
 
 fn licensed(key: &SigningKey) -> (Arc<Store>, Releases) {
-    let store = Arc::new(Store::open_in_memory().unwrap());
-    let licenses = Arc::new(Licenses::new(store.clone()));
-    let now = OffsetDateTime::from_unix_timestamp(NOW).unwrap();
-    let license = License {
-        schema: 1,
-        license_id: "lic".into(),
-        customer: "Customer".into(),
-        app_id: "sample-app".into(),
-        channel: "stable".into(),
-        issued_at: now - time::Duration::days(1),
-        expires_at: now + time::Duration::days(365),
-        entitlements: BTreeMap::new(),
-        airgap: false,
-        max_nodes: None,
-        api_host: None,
-        registry: None,
-        vendor_key: key.public().to_base64(),
-    };
-    let license_text = String::from_utf8(seal(&license, key).to_bytes()).unwrap();
-    licenses
-        .load(
-            &license_text,
-            Some(&key.public().keyid()),
-            &Actor::System,
-            &Source::Local,
-            NOW,
-        )
-        .unwrap();
+    let (store, licenses, _) = licensed_store(key);
     (store.clone(), Releases::new(store, licenses))
 }
 
