@@ -35,10 +35,12 @@ readonly QUAY_PORT=5102
 readonly PRIVATE_PORT=5103
 readonly PRIVATE_HOST=127.0.0.1:${PRIVATE_PORT}
 readonly PRIVATE_USER=outpost-vendor
+# The vendor's registry as its images name it; the mirror rule below points it at PRIVATE_HOST.
+readonly VENDOR_REGISTRY=registry.outpost.test
 readonly MIRROR_RULES=(
     "docker.io=127.0.0.1:${HUB_PORT}"
     "quay.io=127.0.0.1:${QUAY_PORT}"
-    "registry.outpost.test=${PRIVATE_HOST}"
+    "${VENDOR_REGISTRY}=${PRIVATE_HOST}"
 )
 readonly CERTS_D=/etc/docker/certs.d/${PRIVATE_HOST}
 readonly WAIT_SECONDS=30
@@ -429,7 +431,11 @@ fingerprint() {
 issue_license() {
     local license=${OUTDIR}/licenses/${LICENSE_ID}.license
     local password=${OUTDIR}/registries/private/password
-    if [[ -f ${license} && ${license} -nt ${password} && ${license} -nt ${OUTDIR}/keys/vendor.key ]]; then
+    local stamp=${OUTDIR}/licenses/.${LICENSE_ID}.inputs
+    # What the license says besides its dates: a change re-issues it.
+    local inputs="${APP_ID} ${CHANNEL} ${API_HOST} ${VENDOR_REGISTRY} ${PRIVATE_USER}"
+    if [[ -f ${license} && ${license} -nt ${password} && ${license} -nt ${OUTDIR}/keys/vendor.key &&
+        -f ${stamp} && $(<"${stamp}") == "${inputs}" ]]; then
         return 0
     fi
     say "issuing the license ${LICENSE_ID} for ${CUSTOMER}"
@@ -443,11 +449,13 @@ issue_license() {
         --airgap \
         --max-nodes 5 \
         --api-host "${API_HOST}" \
+        --registry-host "${VENDOR_REGISTRY}" \
         --registry-user "${PRIVATE_USER}" \
         --registry-password-file "${password}" \
         --license-id "${LICENSE_ID}" \
         --root "${OUTDIR}/vendor" \
         --out "${license}" >/dev/null
+    printf '%s\n' "${inputs}" >"${stamp}"
 }
 
 # What a release of VERSION is made of: the app folder, the images' ids, the key.

@@ -44,6 +44,11 @@ pub struct License {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegistryCredentials {
+    /// The registry these credentials are for, as image references name it
+    /// (`registry.example.com`, `host:5000`). Consoles send them only there (or to where the
+    /// admin's rewrite rules send that registry's pulls).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     pub username: String,
     pub password: String,
 }
@@ -51,6 +56,7 @@ pub struct RegistryCredentials {
 impl std::fmt::Debug for RegistryCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RegistryCredentials")
+            .field("host", &self.host)
             .field("username", &self.username)
             .field("password", &"********")
             .finish()

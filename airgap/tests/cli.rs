@@ -172,6 +172,8 @@ fn an_issued_license_verifies_and_no_output_shows_the_registry_password() {
             "tier=gold",
             "--api-host",
             "https://updates.example.com",
+            "--registry-host",
+            "registry.example.com",
             "--registry-user",
             "puller",
             "--license-id",
@@ -253,6 +255,8 @@ fn the_registry_password_comes_from_a_file_the_flag_or_the_environment() {
         &keys,
         &out,
         &[
+            "--registry-host",
+            "registry.example.com",
             "--registry-user",
             "u",
             "--registry-password-file",
@@ -264,19 +268,47 @@ fn the_registry_password_comes_from_a_file_the_flag_or_the_environment() {
     ok(issue(
         &keys,
         &out,
-        &["--registry-user", "u", "--registry-password", "from-flag"],
+        &[
+            "--registry-host",
+            "registry.example.com",
+            "--registry-user",
+            "u",
+            "--registry-password",
+            "from-flag",
+        ],
     ));
     assert_eq!(password_of(&out).as_deref(), Some("from-flag"));
 
-    let missing = issue(&keys, &out, &["--registry-user", "u"]);
+    let missing = issue(
+        &keys,
+        &out,
+        &[
+            "--registry-host",
+            "registry.example.com",
+            "--registry-user",
+            "u",
+        ],
+    );
     assert_eq!(missing.code, 2, "{missing:?}");
     assert!(missing.stderr.contains("needs a password"), "{missing:?}");
+    let without_host = issue(
+        &keys,
+        &out,
+        &["--registry-user", "u", "--registry-password", "p"],
+    );
+    assert_eq!(without_host.code, 2, "{without_host:?}");
+    assert!(
+        without_host.stderr.contains("needs --registry-host"),
+        "{without_host:?}"
+    );
     let without_user = issue(&keys, &out, &["--registry-password", "p"]);
     assert_eq!(without_user.code, 2, "{without_user:?}");
     let both = issue(
         &keys,
         &out,
         &[
+            "--registry-host",
+            "registry.example.com",
             "--registry-user",
             "u",
             "--registry-password",
@@ -666,6 +698,7 @@ fn fixture_license(key: &SigningKey) -> License {
         max_nodes: Some(3),
         api_host: Some("https://updates.example.com".into()),
         registry: Some(RegistryCredentials {
+            host: Some("registry.example.com".into()),
             username: "fixture".into(),
             password: "fixture-only-password".into(),
         }),

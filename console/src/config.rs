@@ -34,6 +34,10 @@ pub struct ServeConfig {
     /// A tracing filter (`info`, `outpost_console=debug,warn`, ...).
     pub log_level: String,
     pub session: SessionPolicy,
+    /// A PEM file of CA certificates trusted for the api host, besides the system's.
+    pub api_host_ca: Option<PathBuf>,
+    /// The outbound log keeps entries this many days.
+    pub outbound_log_days: u32,
 }
 
 /// One setting as given, before validation: a value per source.
@@ -52,6 +56,8 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("log_level", "OUTPOST_LOG_LEVEL"),
     ("session_idle_timeout", "OUTPOST_SESSION_IDLE_TIMEOUT"),
     ("session_max_age", "OUTPOST_SESSION_MAX_AGE"),
+    ("api_host_ca", "OUTPOST_API_HOST_CA"),
+    ("outbound_log_days", "OUTPOST_OUTBOUND_LOG_DAYS"),
 ];
 
 /// Environment variables that are ours but are not settings of `serve`.
@@ -204,6 +210,13 @@ impl ServeConfig {
             parse_duration(v).map(drop)
         });
         let max_age = setting("session_max_age", "12h", &|v| parse_duration(v).map(drop));
+        // The file itself is read when the console starts (before it binds any port).
+        let api_host_ca = setting("api_host_ca", "", &|_| Ok(()));
+        let outbound_log_days = setting(
+            "outbound_log_days",
+            &crate::upstream::DEFAULT_OUTBOUND_LOG_DAYS.to_string(),
+            &|v| parse_days(v).map(drop),
+        );
 
         if let (Ok(idle), Ok(max_age)) = (parse_duration(&idle), parse_duration(&max_age)) {
             if idle > max_age {
@@ -231,6 +244,8 @@ impl ServeConfig {
                 idle_timeout: parse_duration(&idle).expect("validated above"),
                 max_age: parse_duration(&max_age).expect("validated above"),
             },
+            api_host_ca: (!api_host_ca.is_empty()).then(|| PathBuf::from(api_host_ca)),
+            outbound_log_days: parse_days(&outbound_log_days).expect("validated above"),
         };
         Ok((config, warnings))
     }
@@ -259,6 +274,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(secs))
 }
 
+/// A whole number of days for the outbound log's retention: 1 to 3650.
+fn parse_days(text: &str) -> Result<u32, String> {
+    text.parse::<u32>()
+        .ok()
+        .filter(|days| (1..=3650).contains(days))
+        .ok_or_else(|| "must be a whole number of days from 1 to 3650".to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,6 +306,8 @@ mod tests {
         assert_eq!(config.listen, DEFAULT_LISTEN.parse().unwrap());
         assert_eq!(config.log_format, LogFormat::Human);
         assert_eq!(config.session, SessionPolicy::default());
+        assert_eq!(config.api_host_ca, None);
+        assert_eq!(config.outbound_log_days, 30);
         assert!(warnings.is_empty());
     }
 
@@ -327,6 +352,31 @@ mod tests {
             );
         }
         assert_eq!(errors.len(), 5, "{joined}");
+    }
+
+    #[test]
+    fn the_api_host_ca_and_the_outbound_log_retention() {
+        let path = Path::new("/etc/outpost.toml");
+        let sources = Sources {
+            env: env(&[("OUTPOST_API_HOST_CA", "/etc/outpost/vendor-ca.pem")]),
+            file: Some((path, "outbound_log_days = 7\n")),
+            ..Sources::default()
+        };
+        let (config, _) = ServeConfig::resolve(&sources).unwrap();
+        assert_eq!(
+            config.api_host_ca,
+            Some(PathBuf::from("/etc/outpost/vendor-ca.pem"))
+        );
+        assert_eq!(config.outbound_log_days, 7);
+
+        let sources = Sources {
+            flags: flags(&[("outbound_log_days", "0")]),
+            env: env(&[("OUTPOST_OUTBOUND_LOG_DAYS", "forever")]),
+            ..Sources::default()
+        };
+        let errors = ServeConfig::resolve(&sources).unwrap_err().0;
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("--outbound-log-days"), "{errors:?}");
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub enum LifecycleError {
     Setup(#[from] crate::auth::AuthError),
     #[error("cluster CA: {0}")]
     Ca(#[from] crate::cluster::ca::CaError),
+    #[error(transparent)]
+    Upstream(#[from] crate::upstream::SetupError),
 }
 
 /// Runs the console until SIGINT or SIGTERM.
@@ -56,6 +58,15 @@ pub async fn serve(config: ServeConfig) -> Result<(), LifecycleError> {
     let _lock = lock_data_dir(data_dir)?;
 
     let store = Arc::new(Store::open(&data_dir.join("console.db"))?);
+    // The api host client reads its CA file now, so a bad one stops the console before it
+    // binds a port.
+    let recorder = crate::upstream::Recorder::new(
+        store.clone(),
+        &crate::upstream::RecorderConfig {
+            extra_ca: config.api_host_ca.clone(),
+            retention_days: config.outbound_log_days,
+        },
+    )?;
     let now = unix_now();
     let extra_names: Vec<String> = config.advertise_host.iter().cloned().collect();
     let names = SelfSignedNames::for_this_host(&extra_names);
@@ -122,7 +133,32 @@ pub async fn serve(config: ServeConfig) -> Result<(), LifecycleError> {
         store.clone(),
         licenses.clone(),
     ));
+    let upstream = Arc::new(crate::upstream::Upstream::new(
+        store.clone(),
+        licenses.clone(),
+        releases.clone(),
+        recorder,
+        now,
+    )?);
+    let registries = Arc::new(crate::deploy::Registries::new(
+        store.clone(),
+        licenses.clone(),
+    ));
+    let deployer = Arc::new(crate::deploy::Deployer::new(
+        store.clone(),
+        licenses.clone(),
+        releases.clone(),
+        registries.clone(),
+        hub.clone(),
+        crate::deploy::execute::Limits::default(),
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_default(),
+    ));
     let state = Arc::new(AppState {
+        registries,
+        deployer: deployer.clone(),
+        upstream,
         store: store.clone(),
         auth: auth.clone(),
         certs: certs.clone(),
@@ -166,6 +202,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), LifecycleError> {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
     let control_task = tokio::spawn(control::serve(control_listener, state.clone()));
+    // A deployment the console was in when it stopped: resume it (in the background, once
+    // its nodes reconnect).
+    tokio::spawn(deployer.resume_interrupted());
     let channel = tokio::spawn(crate::http::tls::serve(
         cluster_listener,
         channel_tls,

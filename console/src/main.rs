@@ -51,6 +51,13 @@ struct ServeArgs {
     /// Sessions end this long after login [default: 12h]. Env: OUTPOST_SESSION_MAX_AGE.
     #[arg(long, value_name = "DURATION")]
     session_max_age: Option<String>,
+    /// A PEM file of CA certificates to trust for the vendor's api host, besides the
+    /// system's (for an api host with a private CA). Env: OUTPOST_API_HOST_CA.
+    #[arg(long, value_name = "FILE")]
+    api_host_ca: Option<String>,
+    /// Days the outbound log keeps an entry [default: 30]. Env: OUTPOST_OUTBOUND_LOG_DAYS.
+    #[arg(long, value_name = "DAYS")]
+    outbound_log_days: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -87,6 +94,8 @@ fn serve(args: ServeArgs) -> ExitCode {
         ("log_level", args.log_level),
         ("session_idle_timeout", args.session_idle_timeout),
         ("session_max_age", args.session_max_age),
+        ("api_host_ca", args.api_host_ca),
+        ("outbound_log_days", args.outbound_log_days),
     ] {
         if let Some(value) = value {
             flags.values.insert(key, value);

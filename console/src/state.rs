@@ -8,9 +8,11 @@ use crate::auth::Auth;
 use crate::certs::CertManager;
 use crate::cluster::hub::Hub;
 use crate::cluster::Cluster;
+use crate::deploy::{Deployer, Registries};
 use crate::license::Licenses;
 use crate::releases::Releases;
 use crate::store::Store;
+use crate::upstream::Upstream;
 
 #[derive(Debug)]
 pub struct AppState {
@@ -19,9 +21,15 @@ pub struct AppState {
     pub certs: Arc<CertManager>,
     pub licenses: Arc<Licenses>,
     pub releases: Arc<Releases>,
+    /// The vendor's api host: fetching releases, through the outbound log.
+    pub upstream: Arc<Upstream>,
     pub config: Arc<AppConfig>,
     pub cluster: Arc<Cluster>,
     pub hub: Arc<Hub>,
+    /// Registry settings for pulls (rules, credentials).
+    pub registries: Arc<Registries>,
+    /// Deploys, rollbacks, start/stop, status and logs of the app.
+    pub deployer: Arc<Deployer>,
     pub started: Instant,
     pub started_at: i64,
     /// The console's URL as printed (`https://HOST:PORT`).

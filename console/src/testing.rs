@@ -7,6 +7,7 @@ use std::sync::Arc;
 use outpost_airgap::license::License;
 use outpost_airgap::release::{ImagePin, Release};
 use outpost_airgap::{seal, Document, SigningKey};
+use sha2::Digest;
 use time::OffsetDateTime;
 
 use crate::audit::{Actor, Source};
@@ -36,6 +37,7 @@ pub fn license(key: &SigningKey, app: &str, days: i64) -> License {
         max_nodes: Some(3),
         api_host: Some("https://api.vendor.example".into()),
         registry: Some(outpost_airgap::license::RegistryCredentials {
+            host: Some("registry.example.com".into()),
             username: "customer".into(),
             password: "registry-secret".into(),
         }),
@@ -81,6 +83,30 @@ pub fn release(sequence: u64, version: &str) -> Release {
             platform: "linux/amd64".into(),
         }],
     }
+}
+
+/// A release of the sample app with every image of its compose file pinned (to made-up
+/// digests, one per image): what the deploy planner needs.
+pub fn deployable_release(sequence: u64, version: &str) -> Release {
+    let mut release = release(sequence, version);
+    let app = outpost_airgap::app::App::from_files(&release.files).expect("the sample app parses");
+    release.images = app
+        .compose
+        .services
+        .values()
+        .map(|service| {
+            let reference = outpost_airgap::app::ImageRef::parse(&service.image)
+                .expect("the sample images parse")
+                .to_string();
+            let digest = hex::encode(sha2::Sha256::digest(reference.as_bytes()));
+            ImagePin {
+                reference,
+                digest: format!("sha256:{digest}"),
+                platform: "linux/amd64".into(),
+            }
+        })
+        .collect();
+    release
 }
 
 /// An in-memory store with a `sample-app` license loaded by `key` (so the key is pinned).

@@ -856,7 +856,7 @@ function makeLicense(dir, name, { customer, registryPassword = null }) {
     'license', 'issue', '--key', path.join(keys, 'vendor.key'), '--customer', customer, '--app', LICENSE_APP,
     '--channel', 'stable', '--expires', expires, '--max-nodes', '3', '--entitlement', 'tier=gold',
   ];
-  if (registryPassword !== null) args.push('--registry-user', 'pull', '--registry-password', registryPassword);
+  if (registryPassword !== null) args.push('--registry-host', 'registry.example.com', '--registry-user', 'pull', '--registry-password', registryPassword);
   airgap([...args, '--out', licenseFile]);
   return {
     customer,

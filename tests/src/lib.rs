@@ -165,6 +165,14 @@ impl Console {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
     }
 
+    /// Kills the console with SIGKILL (no drain, no clean-up), as a crash or power cut would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Stops the console with SIGTERM and waits (bounded) for it to exit.
     pub fn stop(&mut self) -> Result<()> {
         let Some(mut child) = self.child.take() else {

@@ -30,6 +30,7 @@ fn license_file(
         max_nodes: Some(3),
         api_host: Some("https://127.0.0.1:8801".into()),
         registry: Some(RegistryCredentials {
+            host: Some("registry.example.com".into()),
             username: "pull".into(),
             password: "s3cret-pull-password".into(),
         }),

@@ -1,10 +1,11 @@
 import { act, fireEvent, render, screen, waitFor } from '@testing-library/react';
 import { describe, expect, it, vi } from 'vitest';
 import { App } from './App';
-import { apiError, HEALTH, json, mockApi, SESSION, STATUS, TLS } from './test/mockApi';
+import { apiError, APP_NOT_DEPLOYED, HEALTH, json, mockApi, SESSION, STATUS, TLS } from './test/mockApi';
 
 const NO_LICENSE = json(200, { license: null });
 const NO_NODES = json(200, { nodes: [] });
+const NO_APP = json(200, APP_NOT_DEPLOYED);
 
 function go(path: string) {
   window.history.replaceState(null, '', path);
@@ -192,6 +193,7 @@ describe('login page', () => {
       'GET /api/v1/status': json(200, STATUS),
       'GET /api/v1/nodes': NO_NODES,
       'GET /api/v1/license': NO_LICENSE,
+      'GET /api/v1/app/status': NO_APP,
       'POST /api/v1/logout': json(200, { ok: true }),
     });
     go('/login');
@@ -222,6 +224,7 @@ describe('dashboard', () => {
         'GET /api/v1/status': () => json(200, { ...STATUS, uptime_seconds: uptime }),
         'GET /api/v1/nodes': NO_NODES,
         'GET /api/v1/license': NO_LICENSE,
+        'GET /api/v1/app/status': NO_APP,
       });
       render(<App />);
       expect(await screen.findByTestId('dashboard')).toBeTruthy();
@@ -254,6 +257,7 @@ describe('dashboard', () => {
       'GET /api/v1/status': json(200, { ...STATUS, tls: { ...TLS, not_after: soon } }),
       'GET /api/v1/nodes': NO_NODES,
       'GET /api/v1/license': NO_LICENSE,
+      'GET /api/v1/app/status': NO_APP,
     });
     render(<App />);
     expect(await screen.findByText('The certificate expires soon.')).toBeTruthy();
@@ -373,6 +377,7 @@ describe('layout', () => {
       'GET /api/v1/status': json(200, STATUS),
       'GET /api/v1/nodes': NO_NODES,
       'GET /api/v1/license': NO_LICENSE,
+      'GET /api/v1/app/status': NO_APP,
       'GET /api/v1/tls': json(200, TLS),
       'GET /api/v1/audit': json(200, { entries: [], next_before: null }),
     });

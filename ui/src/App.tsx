@@ -4,12 +4,18 @@ import { AuthCard } from './components/AuthCard';
 import { Banner } from './components/Banner';
 import { Layout } from './components/Layout';
 import { guardRedirect, normalizePath, type AuthState } from './guard';
+import { AppStatusPage } from './pages/AppStatusPage';
 import { AuditPage } from './pages/AuditPage';
 import { ConfigPage } from './pages/ConfigPage';
 import { DashboardPage } from './pages/DashboardPage';
+import { DeployPage } from './pages/DeployPage';
+import { HistoryPage } from './pages/HistoryPage';
 import { LicensePage } from './pages/LicensePage';
 import { LoginPage } from './pages/LoginPage';
+import { LogsPage } from './pages/LogsPage';
 import { NodesPage } from './pages/NodesPage';
+import { PreflightPage } from './pages/PreflightPage';
+import { RegistriesPage } from './pages/RegistriesPage';
 import { SetupPage } from './pages/SetupPage';
 import { TlsPage } from './pages/TlsPage';
 import { getLocation, Link, navigate, useLocation } from './router';
@@ -129,11 +135,23 @@ function page(path: string): ReactElement {
       return <ConfigPage />;
     case '/nodes':
       return <NodesPage />;
+    case '/preflight':
+      return <PreflightPage />;
+    case '/deploy':
+      return <DeployPage />;
+    case '/app':
+      return <AppStatusPage />;
+    case '/logs':
+      return <LogsPage />;
+    case '/history':
+      return <HistoryPage />;
     case '/audit':
       return <AuditPage />;
     case '/settings':
     case '/settings/tls':
       return <TlsPage />;
+    case '/settings/registries':
+      return <RegistriesPage />;
     default:
       return <NotFound />;
   }

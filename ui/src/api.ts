@@ -152,6 +152,8 @@ export interface ReleaseInfo {
   sequence: number;
   version: string;
   channel: string;
+  /** The vendor's release notes (plain text). */
+  notes: string;
   required: boolean;
   created_at: string;
   loaded_at: string;
@@ -201,6 +203,214 @@ export interface ConfigInfo {
 
 /** A `PUT /app/config` change set: a value per changed item, `null` to clear it. */
 export type ConfigValues = Record<string, string | null>;
+
+// ---- app lifecycle (docs/API.md, "App lifecycle") -------------------------
+
+export type CheckOutcome = 'pass' | 'warn' | 'fail';
+export const CHECK_OUTCOMES: readonly CheckOutcome[] = ['pass', 'warn', 'fail'];
+
+/** One preflight check on one node, or cluster-wide (`node` is `null`). */
+export interface PreflightResult {
+  check: string;
+  node: string | null;
+  node_name: string;
+  outcome: CheckOutcome;
+  /** What to do about it. */
+  message: string;
+}
+
+/** A preflight run for one release (`GET /app/preflight`). */
+export interface PreflightReport {
+  sequence: number;
+  version: string;
+  outcome: CheckOutcome;
+  /** A check failed: deploying needs an explicit, audited override. */
+  blocking: boolean;
+  ran_at: string;
+  results: PreflightResult[];
+}
+
+/**
+ * A deployment id as the console sends it. The contract does not say whether it is a number or a
+ * string, so it is kept as sent (a rollback sends it back unchanged); compare ids with `sameId`.
+ */
+export type DeploymentId = number | string;
+
+export type DeploymentKind = 'deploy' | 'update' | 'rollback' | 'manual_rollback' | 'resume';
+export const DEPLOYMENT_KINDS: readonly DeploymentKind[] = ['deploy', 'update', 'rollback', 'manual_rollback', 'resume'];
+
+export type DeploymentState = 'running' | 'rolling_back' | 'succeeded' | 'failed' | 'rolled_back' | 'interrupted';
+export const DEPLOYMENT_STATES: readonly DeploymentState[] = [
+  'running',
+  'rolling_back',
+  'succeeded',
+  'failed',
+  'rolled_back',
+  'interrupted',
+];
+
+export type StepAction = 'network' | 'volume' | 'pull' | 'run' | 'remove';
+export type StepState = 'pending' | 'running' | 'done' | 'failed';
+export const STEP_STATES: readonly StepState[] = ['pending', 'running', 'done', 'failed'];
+
+/** Bytes pulled so far while an image is pulled. */
+export interface ByteProgress {
+  current: number;
+  total: number;
+}
+
+/** One step of a deployment's plan on one node. */
+export interface DeployStep {
+  index: number;
+  node: string;
+  node_name: string;
+  /** `network`, `volume`, `pull`, `run`, `remove` (kept as sent, for display). */
+  action: string;
+  /** The network, volume, image or container name. */
+  target: string;
+  service: string | null;
+  state: StepState;
+  message: string | null;
+  progress: ByteProgress | null;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface DeployEvent {
+  at: string;
+  message: string;
+}
+
+/** A deployment; the list answer carries no steps and events (empty arrays here). */
+export interface Deployment {
+  id: DeploymentId;
+  kind: DeploymentKind;
+  sequence: number;
+  version: string;
+  previous_sequence: number | null;
+  config_hash: string;
+  actor: string;
+  started_at: string;
+  finished_at: string | null;
+  state: DeploymentState;
+  /** Why it failed and what was done, or `null`. */
+  message: string | null;
+  preflight_overridden: boolean;
+  /** The failed deployment this one undoes, or `null`. */
+  rollback_of: DeploymentId | null;
+  progress: { done: number; total: number };
+  steps: DeployStep[];
+  events: DeployEvent[];
+}
+
+/** `GET /app/deployments`: the version history, newest first, and the running deployment if any. */
+export interface DeploymentList {
+  deployments: Deployment[];
+  active: DeploymentId | null;
+}
+
+export type AppState = 'not_deployed' | 'running' | 'degraded' | 'stopped' | 'deploying';
+export const APP_STATES: readonly AppState[] = ['not_deployed', 'running', 'degraded', 'stopped', 'deploying'];
+
+export type ServiceState = 'running' | 'degraded' | 'stopped';
+export type ReplicaHealth = 'healthy' | 'unhealthy' | 'starting';
+
+export interface ReplicaStatus {
+  /** The replica as the console names it; kept as text (it goes into the logs URL). */
+  replica: string;
+  node: string;
+  node_name: string;
+  container: string;
+  /** Docker's state: `running`, `exited`, ... */
+  state: string;
+  health: ReplicaHealth | null;
+  restarts: number;
+  started_at: string | null;
+  image: string;
+}
+
+export interface ServiceStatus {
+  service: string;
+  state: ServiceState;
+  replicas: ReplicaStatus[];
+}
+
+export interface InstalledRelease {
+  sequence: number;
+  version: string;
+  deployment_id: DeploymentId;
+  config_hash: string;
+}
+
+/** `GET /app/status` and the answer of start / stop / restart. */
+export interface AppStatus {
+  app_id: string;
+  state: AppState;
+  installed: InstalledRelease | null;
+  active_deployment: DeploymentId | null;
+  services: ServiceStatus[];
+  /**
+   * Nodes that could not be asked (offline), by name. Not in docs/API.md yet; the console sends it,
+   * and an older answer without it reads as "every node answered".
+   */
+  unreachable: string[];
+}
+
+export type AppAction = 'start' | 'stop' | 'restart';
+
+export type LogStream = 'stdout' | 'stderr';
+
+export interface LogLine {
+  stream: LogStream;
+  line: string;
+}
+
+export interface LogsQuery {
+  service: string;
+  replica: string;
+  /** 1–5000; the console's default is 200. */
+  tail?: number;
+}
+
+/** `GET /app/logs` without `follow`. */
+export interface LogsAnswer {
+  service: string;
+  replica: string;
+  node: string;
+  container: string;
+  lines: LogLine[];
+}
+
+export interface RegistryRule {
+  from: string;
+  to: string;
+}
+
+/** A stored registry credential. There is deliberately no password field: the console never sends one. */
+export interface RegistryCredential {
+  host: string;
+  username: string;
+  password_set: boolean;
+  /** `license`: from the license, read-only here. */
+  source: 'admin' | 'license';
+}
+
+export interface Registries {
+  rules: RegistryRule[];
+  credentials: RegistryCredential[];
+}
+
+/** A `PUT /registries` credential: `password: null` keeps the stored password. */
+export interface RegistryCredentialUpdate {
+  host: string;
+  username: string;
+  password: string | null;
+}
+
+export interface RegistriesUpdate {
+  rules: RegistryRule[];
+  credentials: RegistryCredentialUpdate[];
+}
 
 export class ApiError extends Error {
   /** HTTP status, or 0 when the console could not be reached at all. */
@@ -290,14 +500,18 @@ function errorFromBody(body: unknown): { code: string; message: string } | null 
   return { code: typeof code === 'string' ? code : 'error', message };
 }
 
-export async function request<T>(
-  method: string,
-  path: string,
-  body?: unknown,
-  options: RequestOptions = {},
-): Promise<T> {
+interface SendOptions extends RequestOptions {
+  /** The `Accept` header; JSON unless a route streams something else. */
+  accept?: string;
+}
+
+/**
+ * Sends one request and answers the response once it is known to be a success; an error answer
+ * becomes an `ApiError` (and a 401 calls the unauthorized handler). The body is left unread.
+ */
+async function send(method: string, path: string, body: unknown, options: SendOptions): Promise<Response> {
   const upper = method.toUpperCase();
-  const headers: Record<string, string> = { Accept: 'application/json' };
+  const headers: Record<string, string> = { Accept: options.accept ?? 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (!SAFE_METHODS.has(upper) && csrfToken) headers['X-CSRF-Token'] = csrfToken;
 
@@ -316,10 +530,8 @@ export async function request<T>(
     throw new ApiError(0, 'network', 'The console could not be reached. Check the connection and try again.');
   }
 
-  const parsed = await readJson(response);
-
   if (!response.ok) {
-    const fromBody = errorFromBody(parsed);
+    const fromBody = errorFromBody(await readJson(response));
     const error = new ApiError(
       response.status,
       fromBody?.code ?? `http_${response.status}`,
@@ -332,7 +544,17 @@ export async function request<T>(
     }
     throw error;
   }
+  return response;
+}
 
+export async function request<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  options: RequestOptions = {},
+): Promise<T> {
+  const response = await send(method, path, body, options);
+  const parsed = await readJson(response);
   if (parsed === undefined) {
     throw new ApiError(response.status, 'bad_response', 'The console sent an answer that is not valid JSON.');
   }
@@ -445,6 +667,82 @@ export const api = {
   /** Stores the changed values of release `sequence`; `400 config_invalid` names every failing item. */
   async saveConfig(sequence: number, values: ConfigValues): Promise<ConfigInfo> {
     return toConfigInfo(await request<unknown>('PUT', `/app/config${sequenceQuery(sequence)}`, { values }));
+  },
+  /** Runs preflight now for release `sequence` (default: the newest loaded) on the nodes its plan would use. */
+  async preflight(sequence: number | null, signal?: AbortSignal): Promise<PreflightReport> {
+    return toPreflightReport(
+      await request<unknown>('GET', `/app/preflight${sequenceQuery(sequence)}`, undefined, { signal }),
+    );
+  },
+
+  /**
+   * Starts deploying release `sequence` (`202`). `overridePreflight` deploys despite failing checks
+   * (recorded in the audit log). Refusals: `409 deploy_in_progress`, `422 preflight_failed`,
+   * `400 plan_invalid`, `404 release_not_found`.
+   */
+  async deploy(sequence: number, overridePreflight: boolean): Promise<Deployment> {
+    return toDeployment(
+      await request<unknown>('POST', '/app/deploy', { sequence, override_preflight: overridePreflight }),
+    );
+  },
+
+  /** Every deployment, newest first (without steps and events), and the running one's id. */
+  async deployments(limit: number | null = null, signal?: AbortSignal): Promise<DeploymentList> {
+    const qs = limit === null ? '' : `?limit=${encodeURIComponent(String(limit))}`;
+    const answer = record(await request<unknown>('GET', `/app/deployments${qs}`, undefined, { signal }));
+    return {
+      deployments: (Array.isArray(answer.deployments) ? answer.deployments : []).map(toDeployment),
+      active: idOrNull(answer.active),
+    };
+  },
+
+  /** One deployment with its steps and events. */
+  async deployment(id: DeploymentId, signal?: AbortSignal): Promise<Deployment> {
+    return toDeployment(
+      await request<unknown>('GET', `/app/deployments/${encodeURIComponent(String(id))}`, undefined, { signal }),
+    );
+  },
+
+  /** Redeploys an earlier successful deployment's release and config (`202`). */
+  async rollback(deploymentId: DeploymentId): Promise<Deployment> {
+    return toDeployment(await request<unknown>('POST', '/app/rollback', { deployment_id: deploymentId }));
+  },
+
+  async appStatus(signal?: AbortSignal): Promise<AppStatus> {
+    return toAppStatus(await request<unknown>('GET', '/app/status', undefined, { signal }));
+  },
+
+  /** Start, stop or restart the app; answers the status after the action. */
+  async appAction(action: AppAction): Promise<AppStatus> {
+    return toAppStatus(await request<unknown>('POST', `/app/${action}`, {}));
+  },
+
+  startApp: () => api.appAction('start'),
+  stopApp: () => api.appAction('stop'),
+  restartApp: () => api.appAction('restart'),
+
+  /** The last `tail` lines of one replica's container. */
+  async logs(query: LogsQuery, signal?: AbortSignal): Promise<LogsAnswer> {
+    const raw = record(await request<unknown>('GET', `/app/logs${logsQuery(query, false)}`, undefined, { signal }));
+    return {
+      service: str(raw.service),
+      replica: str(raw.replica),
+      node: str(raw.node),
+      container: str(raw.container),
+      lines: (Array.isArray(raw.lines) ? raw.lines : []).map(toLogLine).filter((l): l is LogLine => l !== null),
+    };
+  },
+
+  followLogs: (query: LogsQuery, onLine: (line: LogLine) => void, signal?: AbortSignal) =>
+    followLogs(query, onLine, signal),
+
+  async registries(signal?: AbortSignal): Promise<Registries> {
+    return toRegistries(await request<unknown>('GET', '/registries', undefined, { signal }));
+  },
+
+  /** Replaces the rules and the admin's credentials; a `null` password keeps the stored one. */
+  async saveRegistries(update: RegistriesUpdate): Promise<Registries> {
+    return toRegistries(await request<unknown>('PUT', '/registries', update));
   },
 };
 
@@ -591,6 +889,7 @@ export function toReleaseInfo(value: unknown): ReleaseInfo {
     sequence: num(raw.sequence),
     version: str(raw.version),
     channel: str(raw.channel),
+    notes: str(raw.notes),
     required: raw.required === true,
     created_at: str(raw.created_at),
     loaded_at: str(raw.loaded_at),
@@ -635,6 +934,249 @@ export function toConfigInfo(value: unknown): ConfigInfo {
       };
     }),
   };
+}
+
+// ---- app lifecycle answers --------------------------------------------------
+//
+// Copied field by field with safe defaults, like the others. A registry password is never copied,
+// even if the console sent one by mistake.
+
+function oneOf<T extends string>(value: unknown, allowed: readonly T[], fallback: T): T {
+  return allowed.find((a) => a === value) ?? fallback;
+}
+
+function idOrNull(value: unknown): DeploymentId | null {
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'string' && value !== '') return value;
+  return null;
+}
+
+/** Two deployment ids name the same deployment (a number from JSON, a string from the address bar). */
+export function sameId(a: DeploymentId | null | undefined, b: DeploymentId | null | undefined): boolean {
+  if (a === null || a === undefined || b === null || b === undefined) return false;
+  return String(a) === String(b);
+}
+
+export function toPreflightReport(value: unknown): PreflightReport {
+  const raw = record(value);
+  return {
+    sequence: num(raw.sequence),
+    version: str(raw.version),
+    outcome: oneOf(raw.outcome, CHECK_OUTCOMES, 'fail'),
+    blocking: raw.blocking === true,
+    ran_at: str(raw.ran_at),
+    results: (Array.isArray(raw.results) ? raw.results : []).map((r) => {
+      const result = record(r);
+      return {
+        check: str(result.check),
+        node: strOrNull(result.node),
+        node_name: str(result.node_name),
+        outcome: oneOf(result.outcome, CHECK_OUTCOMES, 'fail'),
+        message: str(result.message),
+      };
+    }),
+  };
+}
+
+function toByteProgress(value: unknown): ByteProgress | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const raw = record(value);
+  return { current: num(raw.current), total: num(raw.total) };
+}
+
+function toDeployStep(value: unknown): DeployStep {
+  const raw = record(value);
+  return {
+    index: num(raw.index),
+    node: str(raw.node),
+    node_name: str(raw.node_name),
+    action: str(raw.action),
+    target: str(raw.target),
+    service: strOrNull(raw.service),
+    state: oneOf(raw.state, STEP_STATES, 'pending'),
+    message: strOrNull(raw.message),
+    progress: toByteProgress(raw.progress),
+    started_at: strOrNull(raw.started_at),
+    finished_at: strOrNull(raw.finished_at),
+  };
+}
+
+export function toDeployment(value: unknown): Deployment {
+  const raw = record(value);
+  const progress = record(raw.progress);
+  return {
+    id: idOrNull(raw.id) ?? '',
+    kind: oneOf(raw.kind, DEPLOYMENT_KINDS, 'deploy'),
+    sequence: num(raw.sequence),
+    version: str(raw.version),
+    previous_sequence: numOrNull(raw.previous_sequence),
+    config_hash: str(raw.config_hash),
+    actor: str(raw.actor),
+    started_at: str(raw.started_at),
+    finished_at: strOrNull(raw.finished_at),
+    // An unknown state is not "running", so nothing keeps polling it.
+    state: oneOf(raw.state, DEPLOYMENT_STATES, 'interrupted'),
+    message: strOrNull(raw.message),
+    preflight_overridden: raw.preflight_overridden === true,
+    rollback_of: idOrNull(raw.rollback_of),
+    progress: { done: num(progress.done), total: num(progress.total) },
+    steps: (Array.isArray(raw.steps) ? raw.steps : []).map(toDeployStep),
+    events: (Array.isArray(raw.events) ? raw.events : []).map((e) => {
+      const event = record(e);
+      return { at: str(event.at), message: str(event.message) };
+    }),
+  };
+}
+
+function toReplicaStatus(value: unknown): ReplicaStatus {
+  const raw = record(value);
+  const health = raw.health;
+  return {
+    replica: str(raw.replica),
+    node: str(raw.node),
+    node_name: str(raw.node_name),
+    container: str(raw.container),
+    state: str(raw.state),
+    health: health === 'healthy' || health === 'unhealthy' || health === 'starting' ? health : null,
+    restarts: num(raw.restarts),
+    started_at: strOrNull(raw.started_at),
+    image: str(raw.image),
+  };
+}
+
+export function toAppStatus(value: unknown): AppStatus {
+  const raw = record(value);
+  const installed =
+    typeof raw.installed === 'object' && raw.installed !== null && !Array.isArray(raw.installed)
+      ? record(raw.installed)
+      : null;
+  return {
+    app_id: str(raw.app_id),
+    state: oneOf(raw.state, APP_STATES, 'degraded'),
+    installed: installed
+      ? {
+          sequence: num(installed.sequence),
+          version: str(installed.version),
+          deployment_id: idOrNull(installed.deployment_id) ?? '',
+          config_hash: str(installed.config_hash),
+        }
+      : null,
+    active_deployment: idOrNull(raw.active_deployment),
+    services: (Array.isArray(raw.services) ? raw.services : []).map((s) => {
+      const service = record(s);
+      return {
+        service: str(service.service),
+        state: oneOf<ServiceState>(service.state, ['running', 'degraded', 'stopped'], 'degraded'),
+        replicas: (Array.isArray(service.replicas) ? service.replicas : []).map(toReplicaStatus),
+      };
+    }),
+    unreachable: strings(raw.unreachable),
+  };
+}
+
+/** One log line, or `null` when the value is not one. */
+export function toLogLine(value: unknown): LogLine | null {
+  const raw = record(value);
+  if (typeof raw.line !== 'string') return null;
+  return { stream: raw.stream === 'stderr' ? 'stderr' : 'stdout', line: raw.line };
+}
+
+export function toRegistries(value: unknown): Registries {
+  const raw = record(value);
+  return {
+    rules: (Array.isArray(raw.rules) ? raw.rules : []).map((r) => {
+      const rule = record(r);
+      return { from: str(rule.from), to: str(rule.to) };
+    }),
+    credentials: (Array.isArray(raw.credentials) ? raw.credentials : []).map((c) => {
+      const credential = record(c);
+      return {
+        host: str(credential.host),
+        username: str(credential.username),
+        password_set: credential.password_set === true,
+        source: credential.source === 'license' ? 'license' : 'admin',
+      };
+    }),
+  };
+}
+
+function logsQuery(query: LogsQuery, follow: boolean): string {
+  const params = new URLSearchParams();
+  params.set('service', query.service);
+  params.set('replica', query.replica);
+  if (query.tail !== undefined) params.set('tail', String(query.tail));
+  if (follow) params.set('follow', 'true');
+  return `?${params.toString()}`;
+}
+
+function abortError(): DOMException {
+  return new DOMException('The log stream was stopped.', 'AbortError');
+}
+
+/**
+ * Follows one replica's log (`GET /app/logs?follow=true`, `application/x-ndjson`): calls `onLine`
+ * for each line as it arrives. Resolves when the console ends the stream (it does after at most
+ * 10 minutes); rejects with an `AbortError` once `signal` aborts, after which `onLine` is not called
+ * again, or with an `ApiError` when the console refuses or the connection breaks.
+ */
+export async function followLogs(
+  query: LogsQuery,
+  onLine: (line: LogLine) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  const response = await send('GET', `/app/logs${logsQuery(query, true)}`, undefined, {
+    signal,
+    accept: 'application/x-ndjson',
+  });
+  if (signal?.aborted) throw abortError();
+
+  const emit = (text: string) => {
+    const trimmed = text.trim();
+    if (trimmed === '' || signal?.aborted) return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(trimmed) as unknown;
+    } catch {
+      return; // a broken line is skipped, the stream goes on
+    }
+    const line = toLogLine(parsed);
+    if (line) onLine(line);
+  };
+
+  if (!response.body) {
+    for (const text of (await response.text()).split('\n')) emit(text);
+    if (signal?.aborted) throw abortError();
+    return;
+  }
+
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  // A fetch abort also ends a pending read in browsers; cancelling makes sure of it everywhere.
+  const onAbort = () => {
+    reader.cancel().catch(() => undefined);
+  };
+  signal?.addEventListener('abort', onAbort);
+  let buffer = '';
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done || signal?.aborted) break;
+      buffer += decoder.decode(value, { stream: true });
+      let newline = buffer.indexOf('\n');
+      while (newline >= 0) {
+        emit(buffer.slice(0, newline));
+        buffer = buffer.slice(newline + 1);
+        newline = buffer.indexOf('\n');
+      }
+    }
+    if (!signal?.aborted) emit(buffer + decoder.decode());
+  } catch (e) {
+    if (signal?.aborted || isAbort(e)) throw abortError();
+    throw new ApiError(0, 'network', 'The log stream was interrupted. Turn Follow on again to reconnect.');
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+  if (signal?.aborted) throw abortError();
 }
 
 /** A message for any thrown value, for error banners. */

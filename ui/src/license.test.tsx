@@ -2,6 +2,7 @@ import { fireEvent, render, screen, waitFor, within } from '@testing-library/rea
 import { describe, expect, it } from 'vitest';
 import { App } from './App';
 import {
+  APP_NOT_DEPLOYED,
   apiError,
   HEALTH,
   INSPECT_CLAIMS,
@@ -27,6 +28,7 @@ function routes(extra: Record<string, Route>) {
     'GET /api/v1/health': json(200, HEALTH),
     'GET /api/v1/status': json(200, STATUS),
     'GET /api/v1/nodes': json(200, { nodes: [] }),
+    'GET /api/v1/app/status': json(200, APP_NOT_DEPLOYED),
     ...extra,
   });
 }

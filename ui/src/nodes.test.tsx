@@ -2,7 +2,7 @@ import { act, fireEvent, render, screen, waitFor, within } from '@testing-librar
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { App } from './App';
 import { NODES_REFRESH_MS } from './pages/NodesPage';
-import { apiError, HEALTH, json, LICENSE, mockApi, SESSION, STATUS, type Route } from './test/mockApi';
+import { apiError, APP_NOT_DEPLOYED, HEALTH, json, LICENSE, mockApi, SESSION, STATUS, type Route } from './test/mockApi';
 
 const NOW = new Date('2025-06-01T12:00:00Z');
 const GiB = 1024 ** 3;
@@ -63,6 +63,7 @@ function routes(extra: Record<string, Route>) {
   return mockApi({
     'GET /api/v1/session': json(200, SESSION),
     'GET /api/v1/health': json(200, HEALTH),
+    'GET /api/v1/app/status': json(200, APP_NOT_DEPLOYED),
     ...extra,
   });
 }

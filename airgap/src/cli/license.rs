@@ -49,6 +49,10 @@ pub struct IssueArgs {
     /// The api host consoles sync this license from (https://updates.example.com).
     #[arg(long, value_name = "URL")]
     pub api_host: Option<String>,
+    /// The vendor's private registry (`registry.example.com`, `host:5000`): the host the
+    /// registry credentials are for. Required with --registry-user.
+    #[arg(long, value_name = "HOST", requires = "registry_user")]
+    pub registry_host: Option<String>,
     /// User name for the vendor's private registry. Its password comes from
     /// --registry-password-file, else --registry-password, else OUTPOST_REGISTRY_PASSWORD.
     #[arg(long, value_name = "USER")]
@@ -193,6 +197,12 @@ fn registry_credentials(args: &IssueArgs) -> Result<Option<RegistryCredentials>,
     let Some(username) = &args.registry_user else {
         return Ok(None);
     };
+    let Some(host) = &args.registry_host else {
+        return Err(CliError::Invalid(
+            "--registry-user needs --registry-host: the registry the credentials are for".into(),
+        ));
+    };
+    outpost_registry_host(host)?;
     let password = if let Some(path) = &args.registry_password_file {
         let bytes = read_document(path, MAX_PASSWORD_FILE_BYTES)?;
         if bytes.len() > MAX_PASSWORD_FILE_BYTES {
@@ -229,9 +239,21 @@ fn registry_credentials(args: &IssueArgs) -> Result<Option<RegistryCredentials>,
         ));
     }
     Ok(Some(RegistryCredentials {
+        host: Some(host.clone()),
         username: username.clone(),
         password,
     }))
+}
+
+/// A registry host as the first component of an image reference names it.
+fn outpost_registry_host(host: &str) -> Result<(), CliError> {
+    let probe = format!("{host}/probe");
+    match crate::app::ImageRef::parse(&probe) {
+        Ok(image) if image.registry() == host => Ok(()),
+        _ => Err(CliError::Invalid(format!(
+            "--registry-host {host:?} is not a registry host (like registry.example.com or host:5000)"
+        ))),
+    }
 }
 
 #[cfg(test)]

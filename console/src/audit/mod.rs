@@ -18,7 +18,7 @@ pub enum Actor {
 }
 
 impl Actor {
-    fn as_str(&self) -> &str {
+    pub fn as_str(&self) -> &str {
         match self {
             Actor::Admin(name) => name,
             Actor::System => "system",
@@ -51,7 +51,21 @@ pub enum Action {
     NodeRemoved,
     ReleaseLoaded,
     ReleaseRejected,
+    ReleasesFetched,
+    ReleasesFetchFailed,
     ConfigChanged,
+    ConfigRestored,
+    PreflightOverridden,
+    DeployStarted,
+    DeploySucceeded,
+    DeployFailed,
+    DeployRolledBack,
+    DeployResumed,
+    RollbackRequested,
+    AppStarted,
+    AppStopped,
+    AppRestarted,
+    RegistriesChanged,
 }
 
 impl Action {
@@ -77,7 +91,21 @@ impl Action {
             Action::NodeRemoved => "node.removed",
             Action::ReleaseLoaded => "release.loaded",
             Action::ReleaseRejected => "release.rejected",
+            Action::ReleasesFetched => "releases.fetched",
+            Action::ReleasesFetchFailed => "releases.fetch_failed",
             Action::ConfigChanged => "config.changed",
+            Action::ConfigRestored => "config.restored",
+            Action::PreflightOverridden => "preflight.overridden",
+            Action::DeployStarted => "deploy.started",
+            Action::DeploySucceeded => "deploy.succeeded",
+            Action::DeployFailed => "deploy.failed",
+            Action::DeployRolledBack => "deploy.rolled_back",
+            Action::DeployResumed => "deploy.resumed",
+            Action::RollbackRequested => "deploy.rollback_requested",
+            Action::AppStarted => "app.started",
+            Action::AppStopped => "app.stopped",
+            Action::AppRestarted => "app.restarted",
+            Action::RegistriesChanged => "registries.changed",
         }
     }
 }

@@ -44,12 +44,25 @@ enum Command {
         #[command(subcommand)]
         command: Option<NodesCommand>,
     },
+    /// The outbound log: every request the console sent out of the install, newest first
+    /// (what was sent, with secrets masked, and how it ended).
+    Outbound {
+        /// How many entries (1-500).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Only entries older than this id (the `next` id printed under a full page).
+        #[arg(long, value_name = "ID")]
+        before: Option<i64>,
+    },
 }
 
 #[derive(Subcommand)]
 enum ReleaseCommand {
     /// Verify and load a signed release file (for an airgapped or manual install).
     Load { file: PathBuf },
+    /// Fetch the licensed channel's releases from the vendor's api host (each request is
+    /// written to the outbound log).
+    Fetch,
 }
 
 /// The format's own limit on a release file.
@@ -100,6 +113,13 @@ fn main() -> ExitCode {
         Command::ResetPassword => Request::ResetPassword,
         Command::License(LicenseCommand::Show) => Request::ShowLicense,
         Command::Release { command: None } => Request::ListReleases,
+        Command::Release {
+            command: Some(ReleaseCommand::Fetch),
+        } => Request::FetchReleases,
+        Command::Outbound { limit, before } => Request::Outbound {
+            limit: Some(limit),
+            before,
+        },
         Command::Release {
             command: Some(ReleaseCommand::Load { file }),
         } => match read_bounded(&file, MAX_RELEASE_FILE) {
@@ -301,6 +321,68 @@ fn main() -> ExitCode {
                     r.source,
                     r.loaded_at
                 );
+            }
+            ExitCode::SUCCESS
+        }
+        Response::Fetched(fetched) => {
+            let list = |sequences: &[u64]| {
+                if sequences.is_empty() {
+                    "none".to_owned()
+                } else {
+                    sequences
+                        .iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            };
+            println!("channel index:    version {}", fetched.index_version);
+            println!("fetched:          {}", list(&fetched.fetched));
+            println!("already loaded:   {}", list(&fetched.present));
+            if fetched.refused.is_empty() {
+                return ExitCode::SUCCESS;
+            }
+            for refused in &fetched.refused {
+                eprintln!(
+                    "refused:          sequence {}: {}",
+                    refused.sequence, refused.reason
+                );
+            }
+            ExitCode::FAILURE
+        }
+        Response::Outbound {
+            entries,
+            next_before,
+        } => {
+            if entries.is_empty() {
+                println!("The console has sent nothing out (within the log's retention).");
+                return ExitCode::SUCCESS;
+            }
+            for entry in entries {
+                let outcome = match (entry.status, &entry.error) {
+                    (_, Some(error)) => format!("error: {error}"),
+                    (Some(status), None) => status.to_string(),
+                    (None, None) => "no answer recorded".to_owned(),
+                };
+                println!(
+                    "#{} {} {} {} ({}) -> {} [{} B out, {} B in, {} ms]",
+                    entry.id,
+                    entry.at,
+                    entry.method,
+                    entry.url,
+                    entry.purpose,
+                    outcome,
+                    entry.bytes_sent,
+                    entry.bytes_received,
+                    entry.duration_ms
+                );
+                println!("    headers: {}", entry.request_headers);
+                if entry.request_fields != "{}" {
+                    println!("    fields:  {}", entry.request_fields);
+                }
+            }
+            if let Some(next) = next_before {
+                println!("More: outpostctl outbound --before {next}");
             }
             ExitCode::SUCCESS
         }

@@ -52,9 +52,13 @@ pub struct LiveStatus {
     pub clock_skew_ms: Option<i64>,
 }
 
+/// Called with each progress update of a running command (pull progress, log lines).
+pub type ProgressFn = Box<dyn Fn(&Progress) + Send + Sync>;
+
 struct Pending {
     done: oneshot::Sender<CommandOutcome>,
     lines: Vec<(String, String)>,
+    on_progress: Option<ProgressFn>,
 }
 
 struct Connected {
@@ -66,12 +70,39 @@ struct Connected {
     pending: HashMap<String, Pending>,
 }
 
+/// Cancels a command whose caller stopped waiting for it.
+struct CancelOnDrop<'a> {
+    hub: &'a Hub,
+    node_id: &'a str,
+    command_id: &'a str,
+    outbox: &'a mpsc::Sender<ConsoleMessage>,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(c) = self.hub.lock().get_mut(self.node_id) {
+            c.pending.remove(self.command_id);
+        }
+        // Best effort: a full outbox means the agent is far behind anyway.
+        let _ = self.outbox.try_send(ConsoleMessage::Cancel {
+            command_id: self.command_id.to_owned(),
+        });
+    }
+}
+
 /// The connected agents.
 pub struct Hub {
     store: Arc<Store>,
     agents: Mutex<HashMap<String, Connected>>,
     next_conn: AtomicU64,
     next_command: AtomicU64,
+    /// Random per console start: agents remember command ids across reconnects, so ids must
+    /// not repeat after a console restart.
+    boot_id: String,
     heartbeat: Duration,
 }
 
@@ -114,6 +145,7 @@ impl Hub {
             agents: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
             next_command: AtomicU64::new(1),
+            boot_id: format!("{:016x}", rand::random::<u64>()),
             heartbeat,
         }
     }
@@ -215,15 +247,16 @@ impl Hub {
                 command_id,
                 progress,
             } => {
+                let mut agents = self.lock();
+                let pending = agents
+                    .get_mut(node)
+                    .and_then(|c| c.pending.get_mut(&command_id))?;
+                if let Some(on_progress) = &pending.on_progress {
+                    on_progress(&progress);
+                }
                 if let Progress::LogLine { stream, line } = progress {
-                    if let Some(pending) = self
-                        .lock()
-                        .get_mut(node)
-                        .and_then(|c| c.pending.get_mut(&command_id))
-                    {
-                        if pending.lines.len() < MAX_LINES {
-                            pending.lines.push((stream, line));
-                        }
+                    if pending.lines.len() < MAX_LINES {
+                        pending.lines.push((stream, line));
                     }
                 }
                 None
@@ -252,7 +285,23 @@ impl Hub {
         command: Command,
         timeout: Duration,
     ) -> Result<CommandOutcome, HubError> {
-        let command_id = format!("cmd-{}", self.next_command.fetch_add(1, Ordering::Relaxed));
+        self.command_with_progress(node_id, command, timeout, None)
+            .await
+    }
+
+    /// As [`Hub::command`], calling `on_progress` with each progress update as it arrives.
+    pub async fn command_with_progress(
+        &self,
+        node_id: &str,
+        command: Command,
+        timeout: Duration,
+        on_progress: Option<ProgressFn>,
+    ) -> Result<CommandOutcome, HubError> {
+        let command_id = format!(
+            "cmd-{}-{}",
+            self.boot_id,
+            self.next_command.fetch_add(1, Ordering::Relaxed)
+        );
         let (done, outcome) = oneshot::channel();
         let outbox = {
             let mut agents = self.lock();
@@ -265,31 +314,45 @@ impl Hub {
                 Pending {
                     done,
                     lines: Vec::new(),
+                    on_progress,
                 },
             );
             connected.outbox.clone()
+        };
+        // Dropped before the result came (timed out, or the caller went away, as a log
+        // follow does when its client disconnects): forget it and tell the agent to stop.
+        let mut cancel = CancelOnDrop {
+            hub: self,
+            node_id,
+            command_id: &command_id,
+            outbox: &outbox,
+            armed: true,
         };
         let message = ConsoleMessage::Command {
             command_id: command_id.clone(),
             command,
         };
         if outbox.send(message).await.is_err() {
+            cancel.armed = false;
             return Err(HubError::Disconnected(node_id.to_owned()));
         }
-        match tokio::time::timeout(timeout, outcome).await {
-            Ok(Ok(outcome)) => Ok(outcome),
-            Ok(Err(_)) => Err(HubError::Disconnected(node_id.to_owned())),
-            Err(_) => {
-                if let Some(c) = self.lock().get_mut(node_id) {
-                    c.pending.remove(&command_id);
-                }
-                Err(HubError::Timeout {
-                    node: node_id.to_owned(),
-                    command_id,
-                    timeout,
-                })
+        let result = match tokio::time::timeout(timeout, outcome).await {
+            Ok(Ok(outcome)) => {
+                cancel.armed = false;
+                Ok(outcome)
             }
-        }
+            Ok(Err(_)) => {
+                cancel.armed = false;
+                Err(HubError::Disconnected(node_id.to_owned()))
+            }
+            Err(_) => Err(HubError::Timeout {
+                node: node_id.to_owned(),
+                command_id: command_id.clone(),
+                timeout,
+            }),
+        };
+        drop(cancel);
+        result
     }
 
     /// The live state of a node (offline when not connected).

@@ -79,26 +79,37 @@ pub async fn serve(listener: UnixListener, state: Arc<AppState>) {
             continue;
         }
         let state = state.clone();
-        tokio::spawn(async move {
-            if let Err(e) = tokio::time::timeout(IO_TIMEOUT, answer(stream, state)).await {
-                tracing::debug!(error = %e, "control connection timed out");
-            }
-        });
+        tokio::spawn(answer(stream, state));
     }
 }
 
+/// Reads one request and writes its answer. Reading and writing are bounded by
+/// `IO_TIMEOUT`, the handling by the request's own [`Request::timeout`].
 async fn answer(stream: UnixStream, state: Arc<AppState>) {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
-    let read_result = BufReader::new(read.take(MAX_LINE_BYTES as u64 + 1))
-        .read_line(&mut line)
-        .await;
+    let mut reader = BufReader::new(read.take(MAX_LINE_BYTES as u64 + 1));
+    let Ok(read_result) = tokio::time::timeout(IO_TIMEOUT, reader.read_line(&mut line)).await
+    else {
+        tracing::debug!("control connection timed out before its request");
+        return;
+    };
     let response = match read_result {
         Ok(_) if line.len() > MAX_LINE_BYTES => Response::Error {
             message: format!("request larger than {MAX_LINE_BYTES} bytes"),
         },
         Ok(_) => match serde_json::from_str::<Request>(&line) {
-            Ok(request) => handle_async(state.clone(), request).await,
+            Ok(request) => {
+                let limit = request.timeout();
+                tokio::time::timeout(limit, handle_async(state.clone(), request))
+                    .await
+                    .unwrap_or_else(|_| Response::Error {
+                        message: format!(
+                            "the console did not finish within {} s; see its log",
+                            limit.as_secs()
+                        ),
+                    })
+            }
             Err(e) => Response::Error {
                 message: format!("not a request this console understands: {e}"),
             },
@@ -109,8 +120,10 @@ async fn answer(stream: UnixStream, state: Arc<AppState>) {
     };
     let mut text = serde_json::to_string(&response).unwrap_or_else(|_| "{}".into());
     text.push('\n');
-    if let Err(e) = write.write_all(text.as_bytes()).await {
-        tracing::debug!(error = %e, "control socket: cannot write the response");
+    match tokio::time::timeout(IO_TIMEOUT, write.write_all(text.as_bytes())).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!(error = %e, "control socket: cannot write the response"),
+        Err(_) => tracing::debug!("control socket: writing the response timed out"),
     }
 }
 
@@ -133,6 +146,7 @@ async fn handle_async(state: Arc<AppState>, request: Request) -> Response {
             }
             response
         }
+        Request::FetchReleases => fetch_releases(&state).await,
         other => blocking(state, other).await,
     }
 }
@@ -297,6 +311,26 @@ fn handle(state: &AppState, request: Request) -> Response {
             },
             Err(e) => failure("releases", &e),
         },
+        Request::Outbound { limit, before } => {
+            let limit = limit.unwrap_or(50);
+            if !(1..=500).contains(&limit) {
+                return Response::Error {
+                    message: "--limit must be between 1 and 500".into(),
+                };
+            }
+            match state.store.outbound_page(before, limit) {
+                Ok(records) => Response::Outbound {
+                    next_before: (records.len() == limit as usize)
+                        .then(|| records.last().map(|r| r.id))
+                        .flatten(),
+                    entries: records.into_iter().map(outbound_view).collect(),
+                },
+                Err(e) => failure("outbound log", &e),
+            }
+        }
+        Request::FetchReleases => Response::Error {
+            message: "release fetch is answered on the async side".into(),
+        },
         Request::ResetPassword => {
             match state
                 .auth
@@ -313,6 +347,50 @@ fn handle(state: &AppState, request: Request) -> Response {
                 }
             }
         }
+    }
+}
+
+async fn fetch_releases(state: &AppState) -> Response {
+    // The installed release's sequence is reported once the deploy state names one.
+    match state
+        .upstream
+        .fetch_releases(None, &Actor::LocalRoot, &Source::Local, unix_now())
+        .await
+    {
+        Ok(summary) => Response::Fetched(protocol::Fetched {
+            index_version: summary.index_version,
+            fetched: summary.fetched,
+            present: summary.present,
+            refused: summary
+                .refused
+                .into_iter()
+                .map(|r| protocol::RefusedRelease {
+                    sequence: r.sequence,
+                    reason: r.reason,
+                })
+                .collect(),
+        }),
+        Err(e) if e.is_internal() => failure("release fetch", &e),
+        Err(refused) => Response::Error {
+            message: refused.to_string(),
+        },
+    }
+}
+
+fn outbound_view(record: crate::store::OutboundRecord) -> protocol::OutboundEntry {
+    protocol::OutboundEntry {
+        id: record.id,
+        at: rfc3339(record.at),
+        method: record.method,
+        url: record.url,
+        purpose: record.purpose,
+        request_headers: record.request_headers,
+        request_fields: record.request_fields,
+        status: record.status,
+        error: record.error,
+        bytes_sent: record.bytes_sent,
+        bytes_received: record.bytes_received,
+        duration_ms: record.duration_ms,
     }
 }
 
@@ -403,7 +481,8 @@ pub async fn call(data_dir: &Path, request: &Request) -> Result<Response, Contro
             .map_err(|e| ControlError::Protocol(e.to_string()))?;
         serde_json::from_str::<Response>(&line).map_err(|e| ControlError::Protocol(e.to_string()))
     };
-    tokio::time::timeout(IO_TIMEOUT, exchange)
+    let limit = request.timeout() + IO_TIMEOUT;
+    tokio::time::timeout(limit, exchange)
         .await
-        .map_err(|_| ControlError::Protocol("no answer within 10 s".into()))?
+        .map_err(|_| ControlError::Protocol(format!("no answer within {} s", limit.as_secs())))?
 }

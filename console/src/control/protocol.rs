@@ -31,7 +31,27 @@ pub enum Request {
         release: String,
     },
     ListReleases,
+    /// Fetch the channel's releases from the vendor's api host.
+    FetchReleases,
+    /// The outbound log, newest first.
+    Outbound {
+        limit: Option<u32>,
+        before: Option<i64>,
+    },
 }
+
+impl Request {
+    /// How long the console may take to answer: a fetch waits on the api host.
+    pub fn timeout(&self) -> std::time::Duration {
+        match self {
+            Request::FetchReleases => FETCH_TIMEOUT,
+            _ => std::time::Duration::from_secs(10),
+        }
+    }
+}
+
+/// How long `release fetch` may take: the index, then each release, each bounded.
+pub const FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
@@ -62,6 +82,11 @@ pub enum Response {
     },
     Releases {
         releases: Vec<Release>,
+    },
+    Fetched(Fetched),
+    Outbound {
+        entries: Vec<OutboundEntry>,
+        next_before: Option<i64>,
     },
     Error {
         message: String,
@@ -120,4 +145,38 @@ pub struct Release {
     pub source: String,
     pub loaded_at: String,
     pub digest: String,
+}
+
+/// What `outpostctl release fetch` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fetched {
+    pub index_version: u64,
+    pub fetched: Vec<u64>,
+    pub present: Vec<u64>,
+    pub refused: Vec<RefusedRelease>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedRelease {
+    pub sequence: u64,
+    pub reason: String,
+}
+
+/// One outbound log entry as `outpostctl outbound` shows it (secrets already masked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundEntry {
+    pub id: i64,
+    pub at: String,
+    pub method: String,
+    pub url: String,
+    pub purpose: String,
+    /// Header name → value, as JSON text.
+    pub request_headers: String,
+    /// Query and body fields, as JSON text.
+    pub request_fields: String,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub duration_ms: u64,
 }

@@ -15,6 +15,7 @@ use crate::certs::CertError;
 use crate::license::LicenseError;
 use crate::releases::ReleaseError;
 use crate::store::StoreError;
+use crate::upstream::UpstreamError;
 
 /// Everything an API call can answer besides success.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -66,6 +67,32 @@ pub enum ApiError {
     #[error("The node could not do it: {0}")]
     NodeCommandFailed(String),
     #[error("{0}")]
+    NoApiHost(String),
+    #[error("{0}")]
+    ApiHostUnreachable(String),
+    #[error("{0}")]
+    ApiHostTls(String),
+    #[error("{0}")]
+    ApiHostRefused(String),
+    #[error("{0}")]
+    IndexInvalid(String),
+    #[error("{0}")]
+    DeployInProgress(String),
+    #[error("{0}")]
+    PreflightFailed(String),
+    #[error("{0}")]
+    PlanInvalid(String),
+    #[error("{0}")]
+    DeploymentNotFound(String),
+    #[error("{0}")]
+    RollbackInvalid(String),
+    #[error("{0}")]
+    NotDeployed(String),
+    #[error("{0}")]
+    ContainerNotFound(String),
+    #[error("{0}")]
+    RegistriesInvalid(String),
+    #[error("{0}")]
     BadRequest(String),
     #[error("There is no such API route.")]
     NotFound,
@@ -112,6 +139,19 @@ impl ApiError {
             ApiError::NodeNotFound(_) => (StatusCode::NOT_FOUND, "node_not_found"),
             ApiError::NodeUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "node_unavailable"),
             ApiError::NodeCommandFailed(_) => (StatusCode::BAD_GATEWAY, "node_command_failed"),
+            ApiError::NoApiHost(_) => (StatusCode::CONFLICT, "no_api_host"),
+            ApiError::ApiHostUnreachable(_) => (StatusCode::BAD_GATEWAY, "api_host_unreachable"),
+            ApiError::ApiHostTls(_) => (StatusCode::BAD_GATEWAY, "api_host_tls"),
+            ApiError::ApiHostRefused(_) => (StatusCode::BAD_GATEWAY, "api_host_refused"),
+            ApiError::IndexInvalid(_) => (StatusCode::BAD_GATEWAY, "index_invalid"),
+            ApiError::DeployInProgress(_) => (StatusCode::CONFLICT, "deploy_in_progress"),
+            ApiError::PreflightFailed(_) => (StatusCode::UNPROCESSABLE_ENTITY, "preflight_failed"),
+            ApiError::PlanInvalid(_) => (StatusCode::BAD_REQUEST, "plan_invalid"),
+            ApiError::DeploymentNotFound(_) => (StatusCode::NOT_FOUND, "deployment_not_found"),
+            ApiError::RollbackInvalid(_) => (StatusCode::BAD_REQUEST, "rollback_invalid"),
+            ApiError::NotDeployed(_) => (StatusCode::CONFLICT, "not_deployed"),
+            ApiError::ContainerNotFound(_) => (StatusCode::NOT_FOUND, "container_not_found"),
+            ApiError::RegistriesInvalid(_) => (StatusCode::BAD_REQUEST, "registries_invalid"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
@@ -151,6 +191,39 @@ impl Reply for ApiError {
             );
         }
         response
+    }
+}
+
+impl From<crate::deploy::DeployError> for ApiError {
+    fn from(e: crate::deploy::DeployError) -> ApiError {
+        use crate::deploy::DeployError;
+        let message = capitalise(&e.to_string());
+        match e {
+            DeployError::InProgress(_) | DeployError::Busy => ApiError::DeployInProgress(message),
+            DeployError::PreflightFailed(_) => ApiError::PreflightFailed(message),
+            DeployError::Plan(_) | DeployError::NoLicense => ApiError::PlanInvalid(message),
+            DeployError::NoSuchDeployment(_) => ApiError::DeploymentNotFound(message),
+            DeployError::NotRollbackable { .. } => ApiError::RollbackInvalid(message),
+            DeployError::NotDeployed => ApiError::NotDeployed(message),
+            DeployError::NoSuchContainer { .. } => ApiError::ContainerNotFound(message),
+            DeployError::Node(_) => ApiError::NodeCommandFailed(message),
+            DeployError::Release(e) => e.into(),
+            DeployError::License(e) => e.into(),
+            DeployError::Registries(e) => e.into(),
+            DeployError::Store(e) => e.into(),
+            DeployError::Damaged(..) => ApiError::internal("deployment record", &message),
+        }
+    }
+}
+
+impl From<crate::deploy::registries::RegistriesError> for ApiError {
+    fn from(e: crate::deploy::registries::RegistriesError) -> ApiError {
+        use crate::deploy::registries::RegistriesError;
+        match e {
+            RegistriesError::Invalid(_) => ApiError::RegistriesInvalid(capitalise(&e.to_string())),
+            RegistriesError::Store(e) => e.into(),
+            RegistriesError::License(e) => e.into(),
+        }
     }
 }
 
@@ -235,6 +308,32 @@ impl From<ConfigError> for ApiError {
             ConfigError::Invalid(_) => ApiError::ConfigInvalid(message),
             ConfigError::Release(e) => e.into(),
             ConfigError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<UpstreamError> for ApiError {
+    fn from(e: UpstreamError) -> ApiError {
+        let message = capitalise(&e.to_string());
+        match e {
+            UpstreamError::NoLicense
+            | UpstreamError::NoApiHost
+            | UpstreamError::ApiHostNotHttps(_) => ApiError::NoApiHost(message),
+            UpstreamError::Unreachable(_) => ApiError::ApiHostUnreachable(message),
+            UpstreamError::Tls(_) => ApiError::ApiHostTls(message),
+            UpstreamError::LicenseUnknown { .. }
+            | UpstreamError::Refused { .. }
+            | UpstreamError::TooLarge(_) => ApiError::ApiHostRefused(message),
+            UpstreamError::IndexInvalid { .. }
+            | UpstreamError::IndexExpired { .. }
+            | UpstreamError::Rollback { .. }
+            | UpstreamError::DigestMismatch { .. } => ApiError::IndexInvalid(message),
+            UpstreamError::Release(e) => e.into(),
+            UpstreamError::License(e) => e.into(),
+            UpstreamError::Store(e) => e.into(),
+            UpstreamError::Log(_) | UpstreamError::Task(_) => {
+                ApiError::internal("fetching releases failed", &e)
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod agent_channel;
 pub mod api;
+mod app;
 mod app_config;
 mod assets;
 mod audit_log;
@@ -15,6 +16,7 @@ mod releases;
 mod session;
 mod status;
 pub mod tls;
+mod upstream;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -71,6 +73,8 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/api/v1/license", Access::Admin),
     route("POST", "/api/v1/releases", Access::Admin),
     route("GET", "/api/v1/releases", Access::Admin),
+    route("POST", "/api/v1/releases/fetch", Access::Admin),
+    route("GET", "/api/v1/outbound", Access::Admin),
     route("GET", "/api/v1/app/config", Access::Admin),
     route("PUT", "/api/v1/app/config", Access::Admin),
     route("GET", "/api/v1/nodes", Access::Admin),
@@ -130,6 +134,10 @@ pub fn routes(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
         .or(releases::routes(state.clone()))
         .unify()
         .or(app_config::routes(state.clone()))
+        .unify()
+        .or(upstream::routes(state.clone()))
+        .unify()
+        .or(app::routes(state.clone()))
         .unify();
     let guarded = filters::admin_session(state.clone())
         .and(admin_routes)

@@ -40,7 +40,42 @@ fn console() -> Console {
         store.clone(),
         licenses.clone(),
     ));
+    let recorder = crate::upstream::Recorder::new(
+        store.clone(),
+        &crate::upstream::RecorderConfig {
+            extra_ca: None,
+            retention_days: crate::upstream::DEFAULT_OUTBOUND_LOG_DAYS,
+        },
+    )
+    .unwrap();
+    let upstream = Arc::new(
+        crate::upstream::Upstream::new(
+            store.clone(),
+            licenses.clone(),
+            releases.clone(),
+            recorder,
+            unix_now(),
+        )
+        .unwrap(),
+    );
+    let hub = Arc::new(crate::cluster::hub::Hub::new(store.clone()));
+    let registries = Arc::new(crate::deploy::Registries::new(
+        store.clone(),
+        licenses.clone(),
+    ));
+    let deployer = Arc::new(crate::deploy::Deployer::new(
+        store.clone(),
+        licenses.clone(),
+        releases.clone(),
+        registries.clone(),
+        hub.clone(),
+        crate::deploy::execute::Limits::default(),
+        "console.test".into(),
+    ));
     let state = Arc::new(AppState {
+        registries,
+        deployer,
+        upstream,
         store: store.clone(),
         auth: Arc::new(Auth::new(store.clone(), SessionPolicy::default())),
         certs: Arc::new(certs),
@@ -55,7 +90,7 @@ fn console() -> Console {
                     .0,
             ),
         )),
-        hub: Arc::new(crate::cluster::hub::Hub::new(store.clone())),
+        hub,
         started: Instant::now(),
         started_at: unix_now(),
         base_url: "https://console.test:8800".into(),
@@ -541,6 +576,7 @@ async fn the_license_flow_confirms_the_key_once_and_never_shows_the_password() {
         max_nodes: Some(3),
         api_host: None,
         registry: Some(RegistryCredentials {
+            host: Some("registry.example.com".into()),
             username: "pull-user".into(),
             password: "pull-secret-password".into(),
         }),

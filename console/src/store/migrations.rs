@@ -117,6 +117,97 @@ const MIGRATIONS: &[(u32, &str)] = &[
     );
     "#,
     ),
+    (
+        6,
+        r#"
+    CREATE TABLE deployments (
+        id                   INTEGER PRIMARY KEY,
+        app_id               TEXT NOT NULL,
+        kind                 TEXT NOT NULL,
+        sequence             INTEGER NOT NULL,
+        version              TEXT NOT NULL,
+        previous_sequence    INTEGER,
+        config_hash          TEXT NOT NULL,
+        config_json          TEXT NOT NULL,
+        actor                TEXT NOT NULL,
+        started_at           INTEGER NOT NULL,
+        finished_at          INTEGER,
+        state                TEXT NOT NULL,
+        message              TEXT,
+        preflight_overridden INTEGER NOT NULL DEFAULT 0,
+        rollback_of          INTEGER REFERENCES deployments(id)
+    );
+    CREATE UNIQUE INDEX deployments_one_running ON deployments(app_id) WHERE state = 'running';
+    CREATE TABLE deployment_steps (
+        deployment_id INTEGER NOT NULL REFERENCES deployments(id),
+        idx           INTEGER NOT NULL,
+        node          TEXT NOT NULL,
+        node_name     TEXT NOT NULL,
+        action        TEXT NOT NULL,
+        target        TEXT NOT NULL,
+        service       TEXT,
+        state         TEXT NOT NULL,
+        message       TEXT,
+        started_at    INTEGER,
+        finished_at   INTEGER,
+        PRIMARY KEY (deployment_id, idx)
+    );
+    CREATE TABLE deployment_events (
+        id            INTEGER PRIMARY KEY,
+        deployment_id INTEGER NOT NULL REFERENCES deployments(id),
+        at            INTEGER NOT NULL,
+        message       TEXT NOT NULL
+    );
+    CREATE TABLE app_runtime (
+        app_id     TEXT PRIMARY KEY,
+        desired    TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE registry_rules (
+        position INTEGER PRIMARY KEY,
+        source   TEXT NOT NULL,
+        target   TEXT NOT NULL
+    );
+    CREATE TABLE registry_credentials (
+        host       TEXT PRIMARY KEY,
+        username   TEXT NOT NULL,
+        password   TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    "#,
+    ),
+    (
+        7,
+        r#"
+    CREATE TABLE outbound_log (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        at              INTEGER NOT NULL,
+        method          TEXT NOT NULL,
+        url             TEXT NOT NULL,
+        purpose         TEXT NOT NULL,
+        request_headers TEXT NOT NULL,
+        request_fields  TEXT NOT NULL,
+        status          INTEGER,
+        error           TEXT,
+        bytes_sent      INTEGER NOT NULL,
+        bytes_received  INTEGER NOT NULL,
+        duration_ms     INTEGER NOT NULL
+    );
+    CREATE INDEX outbound_log_at ON outbound_log(at);
+    CREATE TABLE console_settings (
+        name       TEXT PRIMARY KEY,
+        value      TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE channel_index_seen (
+        app_id   TEXT NOT NULL,
+        channel  TEXT NOT NULL,
+        version  INTEGER NOT NULL,
+        seen_at  INTEGER NOT NULL,
+        PRIMARY KEY (app_id, channel)
+    );
+    "#,
+    ),
 ];
 
 /// The schema version this binary brings the database to.

@@ -6,9 +6,12 @@
 mod admins;
 mod audit;
 mod config;
+mod deployments;
 mod license;
 mod migrations;
 mod nodes;
+mod outbound;
+mod registries;
 mod releases;
 
 use std::path::{Path, PathBuf};
@@ -18,9 +21,12 @@ use rusqlite::Connection;
 
 pub use admins::{AdminRecord, Redeemed, SessionRecord};
 pub use audit::AuditRecord;
+pub use deployments::{DeploymentRecord, EventRecord, NewDeployment, StepRecord};
 pub use license::{LicenseRecord, VendorKeyRecord};
 pub use migrations::SCHEMA_VERSION;
 pub use nodes::{NodeRecord, TokenRefusal};
+pub use outbound::{OutboundEntry, OutboundOutcome, OutboundRecord};
+pub use registries::{CredentialRecord, RuleRecord};
 pub use releases::ReleaseRecord;
 
 /// Errors from the store. The path or version a reader needs travels with each one.

@@ -17,8 +17,14 @@ const NAV: NavItem[] = [
   { to: '/license', label: 'License', testId: 'nav-license' },
   { to: '/config', label: 'Config', testId: 'nav-config' },
   { to: '/nodes', label: 'Nodes', testId: 'nav-nodes' },
+  { to: '/preflight', label: 'Preflight', testId: 'nav-preflight' },
+  { to: '/deploy', label: 'Deploy', testId: 'nav-deploy' },
+  { to: '/app', label: 'Application', testId: 'nav-app' },
+  { to: '/logs', label: 'Logs', testId: 'nav-logs' },
+  { to: '/history', label: 'History', testId: 'nav-history' },
   { to: '/audit', label: 'Audit log', testId: 'nav-audit' },
   { to: '/settings/tls', label: 'TLS certificate', testId: 'nav-tls', section: 'Settings' },
+  { to: '/settings/registries', label: 'Registries', testId: 'nav-registries', section: 'Settings' },
 ];
 
 function isActive(item: NavItem, pathname: string): boolean {

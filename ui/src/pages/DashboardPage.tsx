@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, errorMessage, isAbort, type Status } from '../api';
+import { AppSummary } from '../components/AppSummary';
 import { Banner } from '../components/Banner';
 import { CertificateDetails } from '../components/CertificateDetails';
 import { LicenseSummary } from '../components/LicenseSummary';
@@ -89,6 +90,8 @@ export function DashboardPage() {
           </section>
 
           <LicenseSummary />
+
+          <AppSummary />
 
           <NodesSummary />
 

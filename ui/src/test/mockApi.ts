@@ -10,7 +10,10 @@ export interface Call {
   init: RequestInit;
 }
 
-export type Reply = { status?: number; body?: unknown; headers?: Record<string, string> } | Error;
+/** `raw` is sent as the body as is (e.g. an ndjson stream); else `body` is sent as JSON. */
+export type Reply =
+  | { status?: number; body?: unknown; raw?: BodyInit; headers?: Record<string, string> }
+  | Error;
 export type Route = Reply | ((call: Call) => Reply | Promise<Reply>);
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): Reply {
@@ -46,6 +49,9 @@ export function mockApi(routes: Record<string, Route>) {
     }
     if (reply instanceof Error) throw reply;
     const status = reply.status ?? 200;
+    if (reply.raw !== undefined) {
+      return new Response(reply.raw, { status, headers: reply.headers ?? {} });
+    }
     return new Response(reply.body === undefined ? null : JSON.stringify(reply.body), {
       status,
       headers: { 'Content-Type': 'application/json', ...(reply.headers ?? {}) },
@@ -109,3 +115,48 @@ export const INSPECT_CLAIMS = {
   channel: LICENSE.channel,
   expires_at: LICENSE.expires_at,
 };
+
+/** `GET /app/status` before anything is deployed (the dashboard's application card reads it). */
+export const APP_NOT_DEPLOYED = {
+  app_id: 'acme-app',
+  state: 'not_deployed',
+  installed: null,
+  active_deployment: null,
+  services: [],
+  unreachable: [],
+};
+
+/**
+ * An `application/x-ndjson` answer the test writes to line by line: `push` sends text as is,
+ * `line` one JSON line, `close` ends it; `cancelled` turns true when the reader gave up (abort).
+ */
+export function ndjsonStream() {
+  const encoder = new TextEncoder();
+  let controller: ReadableStreamDefaultController<Uint8Array> | null = null;
+  let closed = false;
+  const state = { cancelled: false };
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+    },
+    cancel() {
+      state.cancelled = true;
+    },
+  });
+  return {
+    reply: { status: 200, raw: body, headers: { 'Content-Type': 'application/x-ndjson' } } as Reply,
+    push(text: string) {
+      if (!closed && !state.cancelled) controller?.enqueue(encoder.encode(text));
+    },
+    line(value: unknown) {
+      this.push(`${JSON.stringify(value)}\n`);
+    },
+    close() {
+      if (!closed && !state.cancelled) controller?.close();
+      closed = true;
+    },
+    get cancelled() {
+      return state.cancelled;
+    },
+  };
+}

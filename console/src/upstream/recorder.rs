@@ -1,0 +1,399 @@
+//! The recorder: the console's one HTTP client for requests that leave the install, and
+//! the only way to send one. [`Recorder::send`] writes the outbound log entry (secrets
+//! masked) before the request goes out — if the entry cannot be written, nothing is sent —
+//! and completes it with the status or error, the bytes each way and the duration.
+//!
+//! The `reqwest::Client` is a private field here and nothing else in the console builds
+//! one, so a request cannot be sent without being logged.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, Url};
+use serde_json::{Map, Value};
+
+use super::mask;
+use crate::clock;
+use crate::store::{OutboundEntry, OutboundOutcome, Store, StoreError};
+
+/// How long a TCP connection (and TLS handshake) to an upstream host may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest an upstream host may stay silent in the middle of an answer.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest extra CA file accepted.
+const MAX_CA_FILE_BYTES: u64 = 1024 * 1024;
+const SECONDS_PER_DAY: i64 = 86_400;
+
+/// How the recorder connects and how long it keeps its log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecorderConfig {
+    /// A PEM file of CA certificates trusted for upstream hosts, besides the system's.
+    pub extra_ca: Option<PathBuf>,
+    /// Log entries older than this many days are deleted.
+    pub retention_days: u32,
+}
+
+/// Why the recorder could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("api_host_ca {path}: {reason}")]
+    CaFile { path: PathBuf, reason: String },
+    #[error("cannot set up the HTTPS client for the api host: {0}")]
+    Client(String),
+}
+
+/// One request, exactly as it will be sent.
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    pub method: Method,
+    pub url: Url,
+    /// Why it is sent, in a few words, for the log (`channel index`, `release 3`).
+    pub purpose: String,
+    /// Every header the request carries besides `Host` (which HTTP takes from the URL).
+    pub headers: Vec<(&'static str, String)>,
+    /// A JSON body, sent with `Content-Type: application/json`; logged with secrets masked.
+    pub body: Option<Map<String, Value>>,
+    /// The whole exchange must end within this.
+    pub timeout: Duration,
+    /// A longer answer is cut off and refused.
+    pub max_response_bytes: usize,
+}
+
+/// The answer to a request: any status (the caller decides what it means) and the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// Why a request got no complete answer. The URL is the logged (masked) one.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SendError {
+    #[error("the outbound log could not be written, so nothing was sent: {0}")]
+    Log(String),
+    #[error("cannot reach {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("the TLS connection to {url} failed: {reason}")]
+    Tls { url: String, reason: String },
+    #[error("{url} did not answer within {} s", .after.as_secs())]
+    Timeout { url: String, after: Duration },
+    #[error("the answer from {url} is larger than {limit} bytes; it was refused")]
+    TooLarge { url: String, limit: usize },
+    #[error("the exchange with {url} failed: {reason}")]
+    Transfer { url: String, reason: String },
+}
+
+/// The outbound client and its log.
+pub struct Recorder {
+    store: Arc<Store>,
+    client: reqwest::Client,
+    retention_days: u32,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("retention_days", &self.retention_days)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Recorder {
+    /// Builds the client: HTTPS only, the system's CA roots plus `extra_ca`, bounded
+    /// connect and read timeouts, no redirects (each request is exactly one logged
+    /// exchange), and `HTTPS_PROXY` when set.
+    pub fn new(store: Arc<Store>, config: &RecorderConfig) -> Result<Recorder, SetupError> {
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_webpki_certs(false)
+            .tls_built_in_native_certs(true)
+            .https_only(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(READ_TIMEOUT);
+        if let Some(path) = &config.extra_ca {
+            for certificate in read_ca_file(path)? {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        let client = builder
+            .build()
+            .map_err(|e| SetupError::Client(error_chain(&e)))?;
+        Ok(Recorder {
+            store,
+            client,
+            retention_days: config.retention_days,
+        })
+    }
+
+    /// Deletes log entries past retention (at start; every send does it too).
+    pub fn prune(&self, now: i64) -> Result<usize, StoreError> {
+        self.store.prune_outbound(self.cutoff(now))
+    }
+
+    /// Logs `request`, sends it, and completes the log entry with the outcome.
+    pub async fn send(&self, request: Outbound) -> Result<Answer, SendError> {
+        let Outbound {
+            method,
+            url,
+            purpose,
+            mut headers,
+            body,
+            timeout,
+            max_response_bytes,
+        } = request;
+        let body = body.map(|fields| {
+            let bytes = serde_json::to_vec(&Value::Object(fields.clone()))
+                .expect("a JSON map always serialises");
+            (fields, bytes)
+        });
+        // What the log shows is what goes out: the headers set here, and the length
+        // HTTP adds to a body.
+        let mut logged = headers.clone();
+        if let Some((_, bytes)) = &body {
+            headers.push(("Content-Type", "application/json".to_owned()));
+            logged.push(("Content-Type", "application/json".to_owned()));
+            logged.push(("Content-Length", bytes.len().to_string()));
+        }
+        let shown_url = mask::url(&url);
+        let at = clock::unix_now();
+        let entry = OutboundEntry {
+            at,
+            method: method.to_string(),
+            url: shown_url.clone(),
+            purpose,
+            request_headers: mask::headers(logged.iter().map(|(n, v)| (*n, v.as_str())))
+                .to_string(),
+            request_fields: mask::fields(body.as_ref().map(|(f, _)| f).unwrap_or(&Map::new()))
+                .to_string(),
+            bytes_sent: request_size(&method, &url, &logged, body.as_ref().map(|(_, b)| b)),
+        };
+        let store = self.store.clone();
+        let cutoff = self.cutoff(at);
+        let id = tokio::task::spawn_blocking(move || store.begin_outbound(&entry, cutoff))
+            .await
+            .map_err(|e| SendError::Log(e.to_string()))?
+            .map_err(|e| SendError::Log(e.to_string()))?;
+
+        let started = Instant::now();
+        let mut builder = self.client.request(method, url).timeout(timeout);
+        for (name, value) in &headers {
+            builder = builder.header(*name, value);
+        }
+        if let Some((_, bytes)) = body {
+            builder = builder.body(bytes);
+        }
+        let exchange = exchange(builder, &shown_url, timeout, max_response_bytes).await;
+
+        let outcome = OutboundOutcome {
+            status: exchange.status,
+            error: exchange.result.as_ref().err().map(ToString::to_string),
+            bytes_received: exchange.received,
+            duration_ms: started.elapsed().as_millis() as u64,
+        };
+        let store = self.store.clone();
+        let finished = tokio::task::spawn_blocking(move || store.finish_outbound(id, &outcome))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        if let Err(e) = finished {
+            tracing::warn!(id, error = %e, "cannot complete an outbound log entry");
+        }
+        let body = exchange.result?;
+        Ok(Answer {
+            status: exchange.status.unwrap_or_default(),
+            body,
+        })
+    }
+
+    fn cutoff(&self, now: i64) -> i64 {
+        now - i64::from(self.retention_days) * SECONDS_PER_DAY
+    }
+}
+
+/// What came back: the status if an answer started, the bytes received, and the body or
+/// why there is none.
+struct Exchange {
+    status: Option<u16>,
+    received: u64,
+    result: Result<Vec<u8>, SendError>,
+}
+
+async fn exchange(
+    builder: reqwest::RequestBuilder,
+    url: &str,
+    timeout: Duration,
+    limit: usize,
+) -> Exchange {
+    let mut response = match builder.send().await {
+        Ok(response) => response,
+        Err(e) => {
+            return Exchange {
+                status: None,
+                received: 0,
+                result: Err(classify(url, timeout, &e)),
+            }
+        }
+    };
+    let status = response.status();
+    let mut received = head_size(&response) as u64;
+    let too_large = || SendError::TooLarge {
+        url: url.to_owned(),
+        limit,
+    };
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Exchange {
+            status: Some(status.as_u16()),
+            received,
+            result: Err(too_large()),
+        };
+    }
+    let mut body = Vec::new();
+    let result = loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                received += chunk.len() as u64;
+                if body.len() + chunk.len() > limit {
+                    break Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break Ok(body),
+            Err(e) => break Err(classify(url, timeout, &e)),
+        }
+    };
+    Exchange {
+        status: Some(status.as_u16()),
+        received,
+        result,
+    }
+}
+
+fn classify(url: &str, timeout: Duration, error: &reqwest::Error) -> SendError {
+    let url = url.to_owned();
+    if error.is_timeout() {
+        return SendError::Timeout {
+            url,
+            after: timeout,
+        };
+    }
+    if let Some(reason) = tls_cause(error) {
+        return SendError::Tls { url, reason };
+    }
+    let reason = root_cause(error);
+    if error.is_connect() {
+        SendError::Connect { url, reason }
+    } else {
+        SendError::Transfer { url, reason }
+    }
+}
+
+/// The rustls error somewhere in the chain, if the failure was TLS.
+fn tls_cause(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls.to_string());
+        }
+        // An io::Error's `source` skips the error it wraps (often another io::Error
+        // around the TLS error), so look inside it.
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            if let Some(found) = tls_cause(inner) {
+                return Some(found);
+            }
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// The innermost cause's message (e.g. `Connection refused (os error 111)`).
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = error;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
+}
+
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut current = error.source();
+    while let Some(e) = current {
+        parts.push(e.to_string());
+        current = e.source();
+    }
+    parts.join(": ")
+}
+
+/// The request's size as HTTP/1.1 puts it on the wire (request line, `Host`, the headers,
+/// the blank line and the body), without TLS framing.
+fn request_size(
+    method: &Method,
+    url: &Url,
+    headers: &[(&'static str, String)],
+    body: Option<&Vec<u8>>,
+) -> u64 {
+    let target = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let host = match url.port() {
+        Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+        None => url.host_str().unwrap_or_default().to_owned(),
+    };
+    let mut size =
+        format!("{method} {target} HTTP/1.1\r\n").len() + format!("host: {host}\r\n").len();
+    for (name, value) in headers {
+        size += name.len() + 2 + value.len() + 2;
+    }
+    size += 2 + body.map_or(0, Vec::len);
+    size as u64
+}
+
+/// The answer's status line and headers, as HTTP/1.1 puts them on the wire.
+fn head_size(response: &reqwest::Response) -> usize {
+    let status = response.status();
+    let mut size = format!(
+        "HTTP/1.1 {} {}\r\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or_default()
+    )
+    .len();
+    for (name, value) in response.headers() {
+        size += name.as_str().len() + 2 + value.len() + 2;
+    }
+    size + 2
+}
+
+/// The certificates of a PEM CA file (bounded; at least one).
+fn read_ca_file(path: &Path) -> Result<Vec<reqwest::Certificate>, SetupError> {
+    use std::io::Read;
+    let bad = |reason: String| SetupError::CaFile {
+        path: path.to_owned(),
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(|e| bad(format!("cannot open it: {e}")))?;
+    let mut pem = Vec::new();
+    file.take(MAX_CA_FILE_BYTES + 1)
+        .read_to_end(&mut pem)
+        .map_err(|e| bad(format!("cannot read it: {e}")))?;
+    if pem.len() as u64 > MAX_CA_FILE_BYTES {
+        return Err(bad(format!(
+            "larger than {MAX_CA_FILE_BYTES} bytes: not a CA file"
+        )));
+    }
+    let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| bad(format!("not PEM certificates: {}", error_chain(&e))))?;
+    if certificates.is_empty() {
+        return Err(bad("holds no PEM certificate".into()));
+    }
+    Ok(certificates)
+}

@@ -1,0 +1,499 @@
+//! The app lifecycle end to end on the real Docker engine, with real registries: the sample
+//! vendor's three (a Docker Hub stand-in and a quay.io stand-in on plain loopback HTTP, reached
+//! through the console's mirror rules, and the vendor's private registry with TLS and htpasswd,
+//! whose credentials come from the license), a real console, a real agent.
+//!
+//! load the license → config → preflight → deploy 1.0.0 → the app answers with the configured
+//! greeting → update to 1.1.0 → update to the broken 1.2.0 → automatic rollback → 1.1.0 answers
+//! again → stop/start; then the failures that must leave the running release alone (a bad config
+//! value, a missing image, a wrong registry password, an offline node), and a console killed in
+//! the middle of a deploy.
+//!
+//! Needs root, a Docker engine and the sample vendor (`scripts/sample-vendor.sh`, run here; it
+//! is idempotent). Host port 8080 is the sample app's. Fails loudly when any is missing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context, Result};
+use outpost_tests::{eventually, free_port, Admin, Agent, Console};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const PASSWORD: &str = "lifecycle test password";
+const ADMIN_PASSWORD: &str = "app-admin-Secret-42";
+const GREETING: &str = "Hello from the lifecycle test";
+const APP_URL: &str = "http://127.0.0.1:8080/";
+/// A deploy pulls, starts three services and waits for their healthchecks.
+const DEPLOY: Duration = Duration::from_secs(240);
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Runs the sample vendor script and reads what it wrote.
+fn sample_vendor() -> Result<BTreeMap<String, String>> {
+    let out = repo_root().join("target/sample-vendor");
+    let status = Command::new(repo_root().join("scripts/sample-vendor.sh"))
+        .arg(&out)
+        .env("OUTPOST_AIRGAP", outpost_tests::binary("outpost-airgap"))
+        .stdout(std::process::Stdio::null())
+        .status()
+        .context("running scripts/sample-vendor.sh")?;
+    ensure!(
+        status.success(),
+        "scripts/sample-vendor.sh failed ({status}): this test needs Docker, docker-registry and busybox-static (scripts/dev-setup.sh)"
+    );
+    let env = std::fs::read_to_string(out.join("sample-vendor.env"))?;
+    Ok(env
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+        .collect())
+}
+
+/// Removes the sample app's containers, network and volume (before and after).
+fn remove_app() {
+    let listed = Command::new("docker")
+        .args(["ps", "-aq", "--filter", "label=outpost.app=sample-app"])
+        .output();
+    if let Ok(listed) = listed {
+        let ids: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        if !ids.is_empty() {
+            let _ = Command::new("docker")
+                .arg("rm")
+                .arg("-f")
+                .args(&ids)
+                .output();
+        }
+    }
+    let _ = Command::new("docker")
+        .args(["network", "rm", "sample-app"])
+        .output();
+    let _ = Command::new("docker")
+        .args(["volume", "rm", "sample-app_worker-data"])
+        .output();
+}
+
+struct AppGuard;
+
+impl Drop for AppGuard {
+    fn drop(&mut self) {
+        remove_app();
+    }
+}
+
+async fn page() -> Option<String> {
+    let answer = reqwest::Client::new()
+        .get(APP_URL)
+        .timeout(Duration::from_secs(3))
+        .send()
+        .await
+        .ok()?;
+    if answer.status().is_success() {
+        answer.text().await.ok()
+    } else {
+        None
+    }
+}
+
+async fn wait_for_page(what: &str, needle: &str) -> Result<String> {
+    eventually(what, Duration::from_secs(60), || async {
+        page().await.filter(|p| p.contains(needle))
+    })
+    .await
+}
+
+async fn ok(admin: &Admin, method: Method, path: &str, body: Value) -> Result<Value> {
+    let (status, answer) = admin.send(method.clone(), path, body).await?;
+    if !(200..300).contains(&status) {
+        bail!("{method} {path}: {status} {answer}");
+    }
+    Ok(answer)
+}
+
+/// Starts a deploy and waits for it to end; returns the final deployment.
+async fn deploy(admin: &Admin, sequence: u64, override_preflight: bool) -> Result<Value> {
+    let started = ok(
+        admin,
+        Method::POST,
+        "/api/v1/app/deploy",
+        json!({"sequence": sequence, "override_preflight": override_preflight}),
+    )
+    .await?;
+    finished(admin, started["id"].as_i64().context("a deployment id")?).await
+}
+
+async fn finished(admin: &Admin, id: i64) -> Result<Value> {
+    eventually(&format!("deployment #{id} to end"), DEPLOY, || async {
+        let (_, d) = admin
+            .get(&format!("/api/v1/app/deployments/{id}"))
+            .await
+            .ok()?;
+        let state = d["state"].as_str()?;
+        (state != "running" && state != "rolling_back").then_some(d)
+    })
+    .await
+}
+
+fn load_release(console: &Console, path: &str) -> Result<()> {
+    let output = Command::new(outpost_tests::binary("outpostctl"))
+        .arg("--data-dir")
+        .arg(&console.data_dir)
+        .args(["release", "load", path])
+        .output()?;
+    ensure!(
+        output.status.success(),
+        "release load {path}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(())
+}
+
+/// A release (1.1.0's, as `sequence`) signed with the sample vendor's key, whose `service`
+/// image is pinned to a digest no registry has.
+fn release_with_missing_image(
+    vendor: &BTreeMap<String, String>,
+    dir: &Path,
+    service: &str,
+    sequence: u64,
+) -> Result<String> {
+    use outpost_airgap::release::Release;
+    use outpost_airgap::{seal, SigningKey};
+    let key = SigningKey::read(Path::new(&vendor["SAMPLE_KEY"]))?;
+    let text = std::fs::read_to_string(
+        Path::new(&vendor["SAMPLE_RELEASES"]).join("sample-app-1.1.0.release.json"),
+    )?;
+    let mut release: Release = outpost_airgap::open(
+        text.as_bytes(),
+        &key.public(),
+        time::OffsetDateTime::now_utc(),
+    )?;
+    release.sequence = sequence;
+    release.version = format!("1.1.{sequence}-missing-{service}");
+    for pin in &mut release.images {
+        if pin.reference.contains(&format!("/{service}:")) {
+            pin.digest = format!("sha256:{}", "0".repeat(64));
+        }
+    }
+    let path = dir.join(format!("missing-{service}.release.json"));
+    std::fs::write(&path, seal(&release, &key).to_bytes())?;
+    Ok(path.to_string_lossy().into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sample_app_deploys_updates_rolls_back_and_survives_failures() -> Result<()> {
+    let vendor = sample_vendor()?;
+    remove_app();
+    let _app = AppGuard;
+    if page().await.is_some() {
+        bail!("something already answers on {APP_URL}: this test needs host port 8080");
+    }
+
+    let dir = tempfile::tempdir()?;
+    let cluster_port = free_port();
+    let cluster_listen = format!("127.0.0.1:{cluster_port}");
+    let mut console = Console::start_with(
+        &dir.path().join("console"),
+        &["--cluster-listen", &cluster_listen],
+    )?;
+    let admin = Admin::set_up(&console, PASSWORD).await?;
+
+    // The license (its key confirmed) and the three releases.
+    let license = std::fs::read_to_string(&vendor["SAMPLE_LICENSE"])?;
+    ok(
+        &admin,
+        Method::POST,
+        "/api/v1/license",
+        json!({"license": license, "trust_key": vendor["SAMPLE_KEY_FINGERPRINT"]}),
+    )
+    .await?;
+    for version in ["1.0.0", "1.1.0", "1.2.0"] {
+        let file = Path::new(&vendor["SAMPLE_RELEASES"])
+            .join(format!("sample-app-{version}.release.json"));
+        load_release(&console, &file.to_string_lossy())?;
+    }
+
+    // A node.
+    let token = admin.join_token("1h", json!({"role": "primary"})).await?;
+    let agent_dir = dir.path().join("agent");
+    let mut agent = Agent::join(&console.cluster_url, &token, &agent_dir)?;
+    let node = agent.node_id(Duration::from_secs(30)).await?;
+    admin
+        .wait_for_status(&node, "online", Duration::from_secs(30))
+        .await?;
+    eventually("the node's facts", Duration::from_secs(30), || async {
+        admin
+            .node(&node)
+            .await
+            .ok()
+            .flatten()
+            .filter(|n| !n["facts"].is_null())
+    })
+    .await?;
+
+    // Registries: Docker Hub and quay.io through their mirrors, the vendor's registry at its
+    // stand-in address (the license's credentials follow it there).
+    let rules: Vec<Value> = vendor["SAMPLE_MIRROR_RULES"]
+        .split_whitespace()
+        .filter_map(|r| r.split_once('='))
+        .map(|(from, to)| json!({"from": from, "to": to}))
+        .collect();
+    let registries = ok(
+        &admin,
+        Method::PUT,
+        "/api/v1/registries",
+        json!({"rules": rules, "credentials": []}),
+    )
+    .await?;
+    assert_eq!(
+        registries["credentials"][0]["source"], "license",
+        "{registries}"
+    );
+    assert!(
+        !registries.to_string().contains("password\":\""),
+        "{registries}"
+    );
+
+    // Config: a bad value is refused naming its item; then the real values.
+    let (status, refused) = admin
+        .send(
+            Method::PUT,
+            "/api/v1/app/config?sequence=1",
+            json!({"values": {"greeting": "<script>", "workers": "99"}}),
+        )
+        .await?;
+    assert_eq!(status, 400, "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("greeting") && message.contains("workers"),
+        "{message}"
+    );
+    ok(
+        &admin,
+        Method::PUT,
+        "/api/v1/app/config?sequence=1",
+        json!({"values": {"greeting": GREETING, "admin_password": ADMIN_PASSWORD}}),
+    )
+    .await?;
+
+    // Preflight on the node the plan uses.
+    let (status, report) = admin.get("/api/v1/app/preflight?sequence=1").await?;
+    assert_eq!(status, 200, "{report}");
+    let results = report["results"].as_array().context("preflight results")?;
+    assert!(
+        results
+            .iter()
+            .any(|r| r["node"] == node.as_str() && r["check"] == "Port 8080 free"),
+        "the release's own checks ran on the node: {report}"
+    );
+    assert_eq!(report["blocking"], false, "preflight passes here: {report}");
+
+    // Deploy 1.0.0: three images from three registries.
+    let first = deploy(&admin, 1, false).await?;
+    assert_eq!(first["state"], "succeeded", "{first:#}");
+    assert_eq!(first["kind"], "deploy");
+    let pulls: Vec<&str> = first["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["action"] == "pull")
+        .filter_map(|s| s["target"].as_str())
+        .collect();
+    for registry in ["127.0.0.1:5101/", "127.0.0.1:5102/", "127.0.0.1:5103/"] {
+        assert!(
+            pulls.iter().any(|p| p.starts_with(registry)),
+            "a pull from {registry}: {pulls:?}"
+        );
+    }
+    let home = wait_for_page("the app's page", GREETING).await?;
+    assert!(home.contains("1.0.0"), "{home}");
+    assert!(
+        !first.to_string().contains(ADMIN_PASSWORD),
+        "no secret in a deployment"
+    );
+    let status = ok(&admin, Method::GET, "/api/v1/app/status", json!({})).await;
+    let status = match status {
+        Ok(s) => s,
+        Err(_) => admin.get("/api/v1/app/status").await?.1,
+    };
+    assert_eq!(status["state"], "running", "{status:#}");
+    assert_eq!(status["installed"]["sequence"], 1);
+
+    // Logs of a service.
+    let (code, logs) = admin.get("/api/v1/app/logs?service=web&tail=50").await?;
+    assert_eq!(code, 200, "{logs}");
+    assert!(logs["lines"].as_array().is_some(), "{logs}");
+
+    // Update to 1.1.0.
+    let second = deploy(&admin, 2, false).await?;
+    assert_eq!(second["state"], "succeeded", "{second:#}");
+    assert_eq!(second["kind"], "update");
+    wait_for_page("the 1.1.0 page", "1.1.0").await?;
+
+    // The broken 1.2.0: its web container never becomes healthy → rolled back to 1.1.0.
+    let third = deploy(&admin, 3, false).await?;
+    assert_eq!(third["state"], "rolled_back", "{third:#}");
+    let message = third["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("sample-app-web-1") && message.contains("unhealthy"),
+        "the cause is named: {message}"
+    );
+    assert!(
+        message.contains("Rolled back automatically to release 1.1.0"),
+        "{message}"
+    );
+    let page_after = wait_for_page("1.1.0 again after the rollback", "1.1.0").await?;
+    assert!(!page_after.contains("1.2.0"), "{page_after}");
+    let (_, history) = admin.get("/api/v1/app/deployments").await?;
+    let rollback = &history["deployments"][0];
+    assert_eq!(rollback["kind"], "rollback", "{history:#}");
+    assert_eq!(rollback["state"], "succeeded");
+    assert_eq!(rollback["rollback_of"], third["id"]);
+
+    // Stop and start.
+    let stopped = ok(&admin, Method::POST, "/api/v1/app/stop", json!({})).await?;
+    assert_eq!(stopped["state"], "stopped", "{stopped:#}");
+    ensure!(page().await.is_none(), "the app still answers after stop");
+    let started = ok(&admin, Method::POST, "/api/v1/app/start", json!({})).await?;
+    assert_eq!(started["state"], "running", "{started:#}");
+    wait_for_page("the page after start", "1.1.0").await?;
+
+    // A missing image: fails before any container is touched; 1.1.0 keeps running.
+    let missing = release_with_missing_image(&vendor, dir.path(), "web", 90)?;
+    load_release(&console, &missing)?;
+    let failed = deploy(&admin, 90, false).await?;
+    assert_eq!(failed["state"], "failed", "{failed:#}");
+    let message = failed["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("web@sha256:0000"),
+        "names the image: {message}"
+    );
+    assert!(
+        message.contains("Nothing was changed: release 1.1.0 keeps running"),
+        "{message}"
+    );
+    wait_for_page("1.1.0 after the missing image", "1.1.0").await?;
+
+    // A wrong registry password: the admin's credentials for the vendor registry's address
+    // win over the license's. (An image whose digest is on the node is not fetched again, so
+    // the release needs one that is not: with the right password this would be "not found".)
+    ok(
+        &admin,
+        Method::PUT,
+        "/api/v1/registries",
+        json!({"rules": rules, "credentials": [
+            {"host": "127.0.0.1:5103", "username": "outpost-vendor", "password": "wrong password"}
+        ]}),
+    )
+    .await?;
+    let private = release_with_missing_image(&vendor, dir.path(), "worker", 91)?;
+    load_release(&console, &private)?;
+    let refused = deploy(&admin, 91, false).await?;
+    assert_eq!(refused["state"], "failed", "{refused:#}");
+    let message = refused["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    assert!(
+        message.contains("unauthorized") || message.contains("authentication"),
+        "names the cause: {message}"
+    );
+    assert!(
+        message.contains("127.0.0.1:5103"),
+        "names the registry: {message}"
+    );
+    wait_for_page("1.1.0 after the wrong password", "1.1.0").await?;
+    ok(
+        &admin,
+        Method::PUT,
+        "/api/v1/registries",
+        json!({"rules": rules, "credentials": []}),
+    )
+    .await?;
+
+    // An offline node: nothing to deploy on, said so; the containers keep running.
+    agent.kill();
+    admin
+        .wait_for_status(&node, "offline", Duration::from_secs(30))
+        .await?;
+    let (status, offline) = admin
+        .send(Method::POST, "/api/v1/app/deploy", json!({"sequence": 2}))
+        .await?;
+    assert_eq!(status, 400, "{offline}");
+    let message = offline["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.to_lowercase().contains("no node is online"),
+        "{message}"
+    );
+    wait_for_page("1.1.0 while the node is offline", "1.1.0").await?;
+    let mut agent = Agent::run(&agent_dir)?;
+    admin
+        .wait_for_status(&node, "online", Duration::from_secs(60))
+        .await?;
+
+    // The console killed in the middle of a deploy: resumed at start, and it says so.
+    let rollback_to = first["id"].as_i64().unwrap();
+    let started = ok(
+        &admin,
+        Method::POST,
+        "/api/v1/app/rollback",
+        json!({"deployment_id": rollback_to}),
+    )
+    .await?;
+    let id = started["id"].as_i64().unwrap();
+    eventually(
+        "a container step to start",
+        Duration::from_secs(60),
+        || async {
+            let (_, d) = admin
+                .get(&format!("/api/v1/app/deployments/{id}"))
+                .await
+                .ok()?;
+            d["steps"]
+                .as_array()?
+                .iter()
+                .any(|s| s["action"] == "run" && s["state"] != "pending")
+                .then_some(())
+        },
+    )
+    .await?;
+    console.kill();
+    let console = Console::start_with(
+        &dir.path().join("console"),
+        &["--cluster-listen", &cluster_listen],
+    )?;
+    let admin = Admin::log_in(&console, PASSWORD).await?;
+    let resumed = finished(&admin, id).await?;
+    assert_eq!(resumed["state"], "succeeded", "{resumed:#}");
+    let events: Vec<&str> = resumed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("resuming it from the start")),
+        "the deployment says it was resumed: {events:?}"
+    );
+    let home = wait_for_page("1.0.0 after the resumed rollback", "1.0.0").await?;
+    assert!(home.contains(GREETING), "{home}");
+    let (_, config) = admin.get("/api/v1/app/config?sequence=1").await?;
+    assert!(!config.to_string().contains(ADMIN_PASSWORD));
+
+    // No secret in the audit log.
+    let (_, audit) = admin.get("/api/v1/audit?limit=500").await?;
+    let audit = audit.to_string();
+    assert!(audit.contains("deploy.rolled_back"), "{audit}");
+    assert!(!audit.contains(ADMIN_PASSWORD) && !audit.contains("wrong password"));
+
+    agent.kill();
+    Ok(())
+}
