@@ -57,12 +57,21 @@ source "${SAMPLE_DIR}/sample-vendor.env"
 pids+=($!)
 wait_for_line "${LOG_DIR}/api-host.out" '^Serving ' "the sample api host" >/dev/null
 
+# The console trusts the sample api host's CA (a real vendor's api host has a public
+# certificate, so a real install needs no --api-host-ca).
 "${BIN}/outpost-console" serve --data-dir "${DATA_DIR}" --listen "${LISTEN}" \
     --cluster-listen "${CLUSTER_LISTEN}" --advertise-host "${ADVERTISE_HOST}" \
+    --api-host-ca "${SAMPLE_CA}" \
     >"${LOG_DIR}/console.out" 2>"${LOG_DIR}/console.log" &
 pids+=($!)
 console_pid=$!
 wait_for_line "${LOG_DIR}/console.out" '^Console URL: ' "the console" >/dev/null
+
+# The sample's images are named after Docker Hub, quay.io and the vendor's registry; here
+# they come from the loopback registries standing in for them (Settings > Registries).
+# shellcheck disable=SC2086 # one rule per word
+"${BIN}/outpostctl" --data-dir "${DATA_DIR}" registries rules ${SAMPLE_MIRROR_RULES} >/dev/null \
+    || die "could not set the sample registry rules"
 
 # The primary node: join once, then reuse the identity on later runs.
 agent_dir=${DATA_DIR}/agent
@@ -90,7 +99,12 @@ Sample vendor
   vendor key:       ${SAMPLE_KEY_FINGERPRINT}
                     (confirm this fingerprint when you load the license)
 Primary node:       joined (outpostctl --data-dir ${DATA_DIR} nodes)
+Registry rules:     ${SAMPLE_MIRROR_RULES}
 Logs:               ${LOG_DIR}/
+
+From the browser: open the setup link and set a password; License: load the license file
+above and confirm the fingerprint; Deploy: "Fetch releases from the vendor"; Config: set a
+greeting and the API admin password; Deploy 1.0.0. The app answers on http://localhost:8080/.
 
 Ctrl-C stops the console, the agent and the api host.
 EOT

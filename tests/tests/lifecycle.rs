@@ -141,6 +141,22 @@ async fn finished(admin: &Admin, id: i64) -> Result<Value> {
     .await
 }
 
+/// Runs `outpostctl ARGS` against the console; its stdout.
+fn ctl(console: &Console, args: &[&str]) -> Result<String> {
+    let output = Command::new(outpost_tests::binary("outpostctl"))
+        .arg("--data-dir")
+        .arg(&console.data_dir)
+        .args(args)
+        .output()?;
+    ensure!(
+        output.status.success(),
+        "outpostctl {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
 fn load_release(console: &Console, path: &str) -> Result<()> {
     let output = Command::new(outpost_tests::binary("outpostctl"))
         .arg("--data-dir")
@@ -363,6 +379,19 @@ async fn the_sample_app_deploys_updates_rolls_back_and_survives_failures() -> Re
     let started = ok(&admin, Method::POST, "/api/v1/app/start", json!({})).await?;
     assert_eq!(started["state"], "running", "{started:#}");
     wait_for_page("the page after start", "1.1.0").await?;
+
+    // The same through outpostctl.
+    let status: Value = serde_json::from_str(&ctl(&console, &["app", "status", "--json"])?)?;
+    assert_eq!(status["view"]["state"], "running", "{status:#}");
+    let restarted = ctl(&console, &["app", "restart"])?;
+    assert!(restarted.contains("state:    running"), "{restarted}");
+    let logs = ctl(&console, &["app", "logs", "worker", "--tail", "20"])?;
+    assert!(!logs.trim().is_empty(), "the worker logs something");
+    let history = ctl(&console, &["app", "history"])?;
+    assert!(
+        history.contains("rolled_back") && history.contains("1.2.0"),
+        "{history}"
+    );
 
     // A missing image: fails before any container is touched; 1.1.0 keeps running.
     let missing = release_with_missing_image(&vendor, dir.path(), "web", 90)?;

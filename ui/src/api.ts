@@ -159,6 +159,24 @@ export interface ReleaseInfo {
   loaded_at: string;
 }
 
+/** A listed release that `POST /releases/fetch` did not load, and why. */
+export interface FetchRefusal {
+  sequence: number;
+  reason: string;
+}
+
+/** `POST /releases/fetch`: what fetching the licensed channel from the vendor's api host did. */
+export interface FetchResult {
+  /** The channel index's version. */
+  index_version: number;
+  /** Sequences loaded by this call. */
+  fetched: number[];
+  /** Sequences listed and already loaded. */
+  present: number[];
+  /** Listed but not loaded. */
+  refused: FetchRefusal[];
+}
+
 export type ConfigItemType = 'text' | 'password' | 'bool' | 'number' | 'select' | 'textarea';
 
 export const CONFIG_ITEM_TYPES: readonly ConfigItemType[] = ['text', 'password', 'bool', 'number', 'select', 'textarea'];
@@ -659,6 +677,15 @@ export const api = {
     return Array.isArray(answer?.releases) ? answer.releases.map(toReleaseInfo) : [];
   },
 
+  /**
+   * Fetches the licensed channel's index from the license's api host and loads every listed release
+   * not loaded yet. Refusals: `409 no_api_host`, `502 api_host_unreachable` / `api_host_tls` /
+   * `api_host_refused` / `index_invalid` (nothing loaded).
+   */
+  async fetchReleases(): Promise<FetchResult> {
+    return toFetchResult(await request<unknown>('POST', '/releases/fetch', {}));
+  },
+
   /** The config items of release `sequence` (default: the newest); `400 release_refused` when none is loaded. */
   async config(sequence: number | null, signal?: AbortSignal): Promise<ConfigInfo> {
     return toConfigInfo(await request<unknown>('GET', `/app/config${sequenceQuery(sequence)}`, undefined, { signal }));
@@ -893,6 +920,23 @@ export function toReleaseInfo(value: unknown): ReleaseInfo {
     required: raw.required === true,
     created_at: str(raw.created_at),
     loaded_at: str(raw.loaded_at),
+  };
+}
+
+function sequences(value: unknown): number[] {
+  return Array.isArray(value) ? value.filter((v): v is number => typeof v === 'number' && Number.isFinite(v)) : [];
+}
+
+export function toFetchResult(value: unknown): FetchResult {
+  const raw = record(value);
+  return {
+    index_version: num(raw.index_version),
+    fetched: sequences(raw.fetched),
+    present: sequences(raw.present),
+    refused: (Array.isArray(raw.refused) ? raw.refused : []).map((r) => {
+      const refusal = record(r);
+      return { sequence: num(refusal.sequence), reason: str(refusal.reason) };
+    }),
   };
 }
 

@@ -44,6 +44,17 @@ enum Command {
         #[command(subcommand)]
         command: Option<NodesCommand>,
     },
+    /// The vendor's app: status, start/stop/restart, logs, preflight, deploy, history,
+    /// rollback (status without a subcommand).
+    App {
+        #[command(subcommand)]
+        command: Option<AppCommand>,
+    },
+    /// Registry settings for image pulls (shows them without a subcommand).
+    Registries {
+        #[command(subcommand)]
+        command: Option<RegistriesCommand>,
+    },
     /// The outbound log: every request the console sent out of the install, newest first
     /// (what was sent, with secrets masked, and how it ended).
     Outbound {
@@ -53,6 +64,56 @@ enum Command {
         /// Only entries older than this id (the `next` id printed under a full page).
         #[arg(long, value_name = "ID")]
         before: Option<i64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AppCommand {
+    /// Each service's containers: node, state, health, restarts.
+    Status,
+    /// Start the installed release's containers (dependencies first).
+    Start,
+    /// Stop every container of the app (dependents first).
+    Stop,
+    /// Stop, then start.
+    Restart,
+    /// The last lines of a service's container.
+    Logs {
+        service: String,
+        /// Which replica (from 1).
+        #[arg(long, default_value_t = 1)]
+        replica: u32,
+        /// How many lines (1-5000).
+        #[arg(long, default_value_t = 200)]
+        tail: u32,
+    },
+    /// Run preflight for a release (default: the newest loaded).
+    Preflight { sequence: Option<u64> },
+    /// Deploy (or update to) a release with the current config; prints the deployment id
+    /// (follow it with `app history ID`).
+    Deploy {
+        sequence: u64,
+        /// Deploy although preflight fails (recorded in the audit log).
+        #[arg(long)]
+        override_preflight: bool,
+    },
+    /// The version history, or one deployment with its steps.
+    History {
+        id: Option<i64>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Redeploy an earlier successful deployment's release and config.
+    Rollback { deployment_id: i64 },
+}
+
+#[derive(Subcommand)]
+enum RegistriesCommand {
+    /// Replace the mirror/rewrite rules (credentials are kept), e.g.
+    /// `docker.io=mirror.corp:5000 quay.io/acme=registry.corp/acme`.
+    Rules {
+        #[arg(value_name = "FROM=TO")]
+        rules: Vec<String>,
     },
 }
 
@@ -129,6 +190,35 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         },
+        Command::App { command } => match command.unwrap_or(AppCommand::Status) {
+            AppCommand::Status => Request::AppStatus,
+            AppCommand::Start => Request::AppStart,
+            AppCommand::Stop => Request::AppStop,
+            AppCommand::Restart => Request::AppRestart,
+            AppCommand::Logs {
+                service,
+                replica,
+                tail,
+            } => Request::AppLogs {
+                service,
+                replica,
+                tail,
+            },
+            AppCommand::Preflight { sequence } => Request::Preflight { sequence },
+            AppCommand::Deploy {
+                sequence,
+                override_preflight,
+            } => Request::Deploy {
+                sequence,
+                override_preflight,
+            },
+            AppCommand::History { id, limit } => Request::Deployments { id, limit },
+            AppCommand::Rollback { deployment_id } => Request::Rollback { deployment_id },
+        },
+        Command::Registries { command: None } => Request::Registries,
+        Command::Registries {
+            command: Some(RegistriesCommand::Rules { rules }),
+        } => Request::SetRegistryRules { rules },
         Command::Nodes { command: None } => Request::ListNodes,
         Command::Nodes {
             command: Some(NodesCommand::Remove { node }),
@@ -192,6 +282,10 @@ fn main() -> ExitCode {
         };
     }
     match response {
+        Response::View { kind, view } => {
+            print_view(&kind, &view);
+            ExitCode::SUCCESS
+        }
         Response::Status(status) => {
             println!("version:          {}", status.version);
             println!("url:              {}", status.url);
@@ -430,5 +524,152 @@ fn human_duration(secs: u64) -> String {
         (0, 0) => format!("{minutes}m {}s", secs % 60),
         (0, _) => format!("{hours}h {minutes}m"),
         _ => format!("{days}d {hours}h {minutes}m"),
+    }
+}
+
+/// Prints an app view (the `/api/v1` shapes) for people.
+fn print_view(kind: &str, view: &serde_json::Value) {
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".to_string(),
+        other => other.to_string(),
+    };
+    match kind {
+        "status" => {
+            println!("app:      {}", text(&view["app_id"]));
+            println!("state:    {}", text(&view["state"]));
+            match view["installed"].as_object() {
+                Some(i) => println!(
+                    "release:  {} (sequence {}, deployment #{})",
+                    text(&i["version"]),
+                    text(&i["sequence"]),
+                    text(&i["deployment_id"])
+                ),
+                None => println!("release:  none deployed"),
+            }
+            if let Some(id) = view["active_deployment"].as_i64() {
+                println!("deploying: deployment #{id}");
+            }
+            for service in view["services"].as_array().into_iter().flatten() {
+                println!(
+                    "{} ({})",
+                    text(&service["service"]),
+                    text(&service["state"])
+                );
+                for r in service["replicas"].as_array().into_iter().flatten() {
+                    println!(
+                        "  #{} {:<24} {:<10} health {:<9} restarts {:<3} on {}",
+                        text(&r["replica"]),
+                        text(&r["container"]),
+                        text(&r["state"]),
+                        text(&r["health"]),
+                        text(&r["restarts"]),
+                        text(&r["node_name"])
+                    );
+                }
+            }
+            for node in view["unreachable"].as_array().into_iter().flatten() {
+                println!("not reachable: {}", text(node));
+            }
+        }
+        "logs" => {
+            for line in view["lines"].as_array().into_iter().flatten() {
+                if line["stream"] == "stderr" {
+                    eprintln!("{}", text(&line["line"]));
+                } else {
+                    println!("{}", text(&line["line"]));
+                }
+            }
+        }
+        "preflight" => {
+            println!(
+                "preflight for {} (sequence {}): {}{}",
+                text(&view["version"]),
+                text(&view["sequence"]),
+                text(&view["outcome"]),
+                if view["blocking"] == true {
+                    " (blocks deploy)"
+                } else {
+                    ""
+                }
+            );
+            for r in view["results"].as_array().into_iter().flatten() {
+                let on = r["node_name"]
+                    .as_str()
+                    .map(|n| format!(" on {n}"))
+                    .unwrap_or_default();
+                println!(
+                    "  {:<5} {}{on}: {}",
+                    text(&r["outcome"]),
+                    text(&r["check"]),
+                    text(&r["message"])
+                );
+            }
+        }
+        "deployment" => {
+            println!(
+                "deployment #{}: {} {} (sequence {}) by {}: {}",
+                text(&view["id"]),
+                text(&view["kind"]),
+                text(&view["version"]),
+                text(&view["sequence"]),
+                text(&view["actor"]),
+                text(&view["state"])
+            );
+            if let Some(message) = view["message"].as_str() {
+                println!("  {message}");
+            }
+            for step in view["steps"].as_array().into_iter().flatten() {
+                println!(
+                    "  [{:<7}] {:<7} {} on {}{}",
+                    text(&step["state"]),
+                    text(&step["action"]),
+                    text(&step["target"]),
+                    text(&step["node_name"]),
+                    step["message"]
+                        .as_str()
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default()
+                );
+            }
+            for event in view["events"].as_array().into_iter().flatten() {
+                println!("  {} {}", text(&event["at"]), text(&event["message"]));
+            }
+        }
+        "deployments" => {
+            for d in view["deployments"].as_array().into_iter().flatten() {
+                println!(
+                    "#{:<4} {:<20} {:<15} {:<12} {:<16} config {} by {}",
+                    text(&d["id"]),
+                    text(&d["started_at"]),
+                    text(&d["kind"]),
+                    text(&d["version"]),
+                    text(&d["state"]),
+                    &text(&d["config_hash"]).chars().take(12).collect::<String>(),
+                    text(&d["actor"])
+                );
+                if let Some(message) = d["message"].as_str() {
+                    println!("      {message}");
+                }
+            }
+        }
+        "registries" => {
+            for rule in view["rules"].as_array().into_iter().flatten() {
+                println!(
+                    "rule        {} -> {}",
+                    text(&rule["from"]),
+                    text(&rule["to"])
+                );
+            }
+            for c in view["credentials"].as_array().into_iter().flatten() {
+                println!(
+                    "credentials {} user {} (from the {})",
+                    text(&c["host"]),
+                    text(&c["username"]),
+                    text(&c["source"])
+                );
+            }
+        }
+        _ => println!("{}", serde_json::to_string_pretty(view).unwrap_or_default()),
     }
 }

@@ -147,8 +147,93 @@ async fn handle_async(state: Arc<AppState>, request: Request) -> Response {
             response
         }
         Request::FetchReleases => fetch_releases(&state).await,
+        request @ (Request::AppStatus
+        | Request::AppStart
+        | Request::AppStop
+        | Request::AppRestart
+        | Request::AppLogs { .. }
+        | Request::Preflight { .. }
+        | Request::Deploy { .. }
+        | Request::Rollback { .. }) => app(&state, request).await,
         other => blocking(state, other).await,
     }
+}
+
+/// The app lifecycle requests (they wait on the nodes).
+async fn app(state: &AppState, request: Request) -> Response {
+    let deployer = &state.deployer;
+    let (actor, source) = (Actor::LocalRoot, Source::Local);
+    let view =
+        |kind: &str, value: Result<serde_json::Value, crate::deploy::DeployError>| match value {
+            Ok(view) => Response::View {
+                kind: kind.to_string(),
+                view,
+            },
+            Err(e) => Response::Error {
+                message: e.to_string(),
+            },
+        };
+    match request {
+        Request::AppStatus => view("status", deployer.status().await.map(|s| to_json(&s))),
+        Request::AppStart => view(
+            "status",
+            deployer.start(&actor, &source).await.map(|s| to_json(&s)),
+        ),
+        Request::AppStop => view(
+            "status",
+            deployer.stop(&actor, &source).await.map(|s| to_json(&s)),
+        ),
+        Request::AppRestart => view(
+            "status",
+            deployer.restart(&actor, &source).await.map(|s| to_json(&s)),
+        ),
+        Request::AppLogs {
+            service,
+            replica,
+            tail,
+        } => view(
+            "logs",
+            deployer
+                .logs(&service, replica, tail)
+                .await
+                .map(|l| to_json(&l)),
+        ),
+        Request::Preflight { sequence } => view(
+            "preflight",
+            deployer
+                .preflight(sequence)
+                .await
+                .map(|p| to_json(&crate::http::app::preflight_view(p))),
+        ),
+        Request::Deploy {
+            sequence,
+            override_preflight,
+        } => view(
+            "deployment",
+            state
+                .deployer
+                .clone()
+                .deploy(sequence, override_preflight, &actor, &source)
+                .await
+                .map(|d| to_json(&crate::http::app::deployment(d))),
+        ),
+        Request::Rollback { deployment_id } => view(
+            "deployment",
+            state
+                .deployer
+                .clone()
+                .rollback_to(deployment_id, &actor, &source)
+                .await
+                .map(|d| to_json(&crate::http::app::deployment(d))),
+        ),
+        _ => Response::Error {
+            message: "not an app request".into(),
+        },
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or_default()
 }
 
 fn handle(state: &AppState, request: Request) -> Response {
@@ -328,9 +413,97 @@ fn handle(state: &AppState, request: Request) -> Response {
                 Err(e) => failure("outbound log", &e),
             }
         }
-        Request::FetchReleases => Response::Error {
-            message: "release fetch is answered on the async side".into(),
+        Request::FetchReleases
+        | Request::AppStatus
+        | Request::AppStart
+        | Request::AppStop
+        | Request::AppRestart
+        | Request::AppLogs { .. }
+        | Request::Preflight { .. }
+        | Request::Deploy { .. }
+        | Request::Rollback { .. } => Response::Error {
+            message: "this request is answered on the async side".into(),
         },
+        Request::Deployments { id: Some(id), .. } => match state.deployer.view(id) {
+            Ok(d) => Response::View {
+                kind: "deployment".into(),
+                view: to_json(&crate::http::app::deployment(d)),
+            },
+            Err(e) => Response::Error {
+                message: e.to_string(),
+            },
+        },
+        Request::Deployments { id: None, limit } => {
+            match state.deployer.history(limit.clamp(1, 500)) {
+                Ok((deployments, active)) => Response::View {
+                    kind: "deployments".into(),
+                    view: serde_json::json!({
+                        "deployments": deployments
+                            .into_iter()
+                            .map(crate::http::app::deployment)
+                            .collect::<Vec<_>>(),
+                        "active": active,
+                    }),
+                },
+                Err(e) => Response::Error {
+                    message: e.to_string(),
+                },
+            }
+        }
+        Request::Registries => match state.registries.view() {
+            Ok(view) => Response::View {
+                kind: "registries".into(),
+                view: to_json(&view),
+            },
+            Err(e) => Response::Error {
+                message: e.to_string(),
+            },
+        },
+        Request::SetRegistryRules { rules } => {
+            let parsed: Result<Vec<crate::deploy::registries::RuleView>, String> = rules
+                .iter()
+                .map(|rule| {
+                    rule.split_once('=')
+                        .map(|(from, to)| crate::deploy::registries::RuleView {
+                            from: from.to_string(),
+                            to: to.to_string(),
+                        })
+                        .ok_or_else(|| format!("{rule:?} is not FROM=TO"))
+                })
+                .collect();
+            let kept = state.registries.view().map(|v| {
+                v.credentials
+                    .into_iter()
+                    .filter(|c| c.source == "admin")
+                    .map(|c| crate::deploy::registries::CredentialInput {
+                        host: c.host,
+                        username: c.username,
+                        password: None,
+                    })
+                    .collect::<Vec<_>>()
+            });
+            match (parsed, kept) {
+                (Err(message), _) => Response::Error { message },
+                (_, Err(e)) => Response::Error {
+                    message: e.to_string(),
+                },
+                (Ok(rules), Ok(credentials)) => match state.registries.update(
+                    &rules,
+                    &credentials,
+                    &Actor::LocalRoot,
+                    &Source::Local,
+                    unix_now(),
+                ) {
+                    Ok(view) => Response::View {
+                        kind: "registries".into(),
+                        view: to_json(&view),
+                    },
+                    Err(e) => Response::Error {
+                        message: e.to_string(),
+                    },
+                },
+            }
+        }
         Request::ResetPassword => {
             match state
                 .auth
@@ -351,10 +524,10 @@ fn handle(state: &AppState, request: Request) -> Response {
 }
 
 async fn fetch_releases(state: &AppState) -> Response {
-    // The installed release's sequence is reported once the deploy state names one.
+    let installed = state.deployer.installed_sequence();
     match state
         .upstream
-        .fetch_releases(None, &Actor::LocalRoot, &Source::Local, unix_now())
+        .fetch_releases(installed, &Actor::LocalRoot, &Source::Local, unix_now())
         .await
     {
         Ok(summary) => Response::Fetched(protocol::Fetched {

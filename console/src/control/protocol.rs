@@ -38,6 +38,41 @@ pub enum Request {
         limit: Option<u32>,
         before: Option<i64>,
     },
+    /// The app's containers on every node.
+    AppStatus,
+    AppStart,
+    AppStop,
+    AppRestart,
+    /// The last lines of one replica's container.
+    AppLogs {
+        service: String,
+        replica: u32,
+        tail: u32,
+    },
+    /// Preflight for a release (default: the newest).
+    Preflight {
+        sequence: Option<u64>,
+    },
+    /// Start deploying a release with the current config.
+    Deploy {
+        sequence: u64,
+        override_preflight: bool,
+    },
+    /// The version history, or one deployment with its steps.
+    Deployments {
+        id: Option<i64>,
+        limit: u32,
+    },
+    /// Redeploy an earlier successful deployment's release and config.
+    Rollback {
+        deployment_id: i64,
+    },
+    /// The registry settings (no password).
+    Registries,
+    /// Replace the mirror/rewrite rules (`FROM=TO`), keeping the credentials.
+    SetRegistryRules {
+        rules: Vec<String>,
+    },
 }
 
 impl Request {
@@ -45,10 +80,18 @@ impl Request {
     pub fn timeout(&self) -> std::time::Duration {
         match self {
             Request::FetchReleases => FETCH_TIMEOUT,
+            // Start/stop wait for every container (each bounded by its healthcheck).
+            Request::AppStart | Request::AppStop | Request::AppRestart => APP_TIMEOUT,
+            Request::AppStatus | Request::AppLogs { .. } | Request::Preflight { .. } => {
+                std::time::Duration::from_secs(60)
+            }
             _ => std::time::Duration::from_secs(10),
         }
     }
 }
+
+/// How long `app start|stop|restart` may take.
+pub const APP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20 * 60);
 
 /// How long `release fetch` may take: the index, then each release, each bounded.
 pub const FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
@@ -87,6 +130,12 @@ pub enum Response {
     Outbound {
         entries: Vec<OutboundEntry>,
         next_before: Option<i64>,
+    },
+    /// An API view as JSON (app status, logs, preflight, deployments, registries): the same
+    /// shapes as `/api/v1` answers (docs/API.md).
+    View {
+        kind: String,
+        view: serde_json::Value,
     },
     Error {
         message: String,

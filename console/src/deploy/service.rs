@@ -1414,6 +1414,16 @@ impl Deployer {
         })
     }
 
+    /// The sequence of the installed release, if any (what the api host is told).
+    pub fn installed_sequence(&self) -> Option<u64> {
+        let app_id = self.app_id().ok()?;
+        self.store
+            .installed_deployment(&app_id)
+            .ok()
+            .flatten()
+            .map(|d| d.sequence)
+    }
+
     /// The node connection, for streaming logs.
     pub fn nodes(&self) -> &Arc<dyn NodeCommands> {
         &self.nodes

@@ -68,7 +68,7 @@ pub struct RegistriesUpdate {
 }
 
 #[derive(Debug, Serialize)]
-struct Preflight {
+pub(crate) struct Preflight {
     sequence: u64,
     version: String,
     outcome: &'static str,
@@ -86,7 +86,7 @@ struct PreflightResult {
     message: String,
 }
 
-fn preflight_view(view: PreflightView) -> Preflight {
+pub(crate) fn preflight_view(view: PreflightView) -> Preflight {
     Preflight {
         sequence: view.sequence,
         version: view.version,
@@ -113,7 +113,7 @@ fn preflight_view(view: PreflightView) -> Preflight {
 
 /// The wire form: times as RFC 3339.
 #[derive(Debug, Serialize)]
-struct Deployment {
+pub(crate) struct Deployment {
     id: i64,
     kind: String,
     sequence: u64,
@@ -153,7 +153,7 @@ struct Event {
     message: String,
 }
 
-fn deployment(view: DeploymentView) -> Deployment {
+pub(crate) fn deployment(view: DeploymentView) -> Deployment {
     Deployment {
         id: view.id,
         kind: view.kind,

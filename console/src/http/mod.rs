@@ -3,7 +3,7 @@
 
 pub mod agent_channel;
 pub mod api;
-mod app;
+pub(crate) mod app;
 mod app_config;
 mod assets;
 mod audit_log;

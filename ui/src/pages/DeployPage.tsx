@@ -6,6 +6,7 @@ import {
   isAbort,
   type AppStatus,
   type DeploymentId,
+  type FetchResult,
   type PreflightReport,
   type ReleaseInfo,
 } from '../api';
@@ -24,6 +25,51 @@ interface Pending {
   sequence: number;
   report: PreflightReport | null;
   error: string | null;
+}
+
+/** "1.1.0 (sequence 2)" when the release is in the list, else "sequence 2". */
+function sequenceLabel(sequence: number, releases: ReleaseInfo[] | null): string {
+  const release = releases?.find((r) => r.sequence === sequence);
+  return release ? releaseLabel(release.version, release.sequence) : `sequence ${sequence}`;
+}
+
+/** What `POST /releases/fetch` did, in words; the refused releases are listed with their reasons. */
+function FetchSummary({ result, releases }: { result: FetchResult; releases: ReleaseInfo[] | null }) {
+  const names = (list: number[]) => list.map((sequence) => sequenceLabel(sequence, releases)).join(', ');
+  return (
+    <>
+      {result.fetched.length > 0 ? (
+        <p data-testid="releases-fetch-fetched" data-sequences={result.fetched.join(',')}>
+          Loaded {result.fetched.length === 1 ? 'one new release' : `${result.fetched.length} new releases`}:{' '}
+          {names(result.fetched)}.
+        </p>
+      ) : (
+        <p data-testid="releases-fetch-fetched" data-sequences="">
+          No new release: the vendor has published nothing that is not loaded here.
+        </p>
+      )}
+      {result.present.length > 0 ? (
+        <p className="small muted" data-testid="releases-fetch-present" data-sequences={result.present.join(',')}>
+          Already loaded: {names(result.present)}.
+        </p>
+      ) : null}
+      {result.refused.length > 0 ? (
+        <>
+          <p>
+            {result.refused.length === 1 ? 'One listed release was' : `${result.refused.length} listed releases were`}{' '}
+            not loaded:
+          </p>
+          <ul>
+            {result.refused.map((refusal) => (
+              <li key={refusal.sequence} data-testid="releases-fetch-refused" data-sequence={refusal.sequence}>
+                <strong>sequence {refusal.sequence}</strong>: {refusal.reason || 'no reason given'}
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : null}
+    </>
+  );
 }
 
 /** What a release's button does, relative to the installed release. */
@@ -57,6 +103,10 @@ export function DeployPage() {
   const [pending, setPending] = useState<Pending | null>(null);
   const [deploying, setDeploying] = useState(false);
   const [refusal, setRefusal] = useState<Refusal | null>(null);
+  const [fetching, setFetching] = useState(false);
+  const [fetchResult, setFetchResult] = useState<FetchResult | null>(null);
+  const [fetchError, setFetchError] = useState<string | null>(null);
+  const releasesRef = useRef<AbortController | null>(null);
   const preflightRef = useRef<AbortController | null>(null);
   const statusRef = useRef<AbortController | null>(null);
   const panelRef = useRef<HTMLElement>(null);
@@ -81,22 +131,47 @@ export function DeployPage() {
     }
   }, []);
 
-  useEffect(() => {
+  const loadReleases = useCallback(async () => {
+    releasesRef.current?.abort();
     const controller = new AbortController();
-    api.releases(controller.signal).then(
-      (list) => {
-        setReleases(list);
-        setReleasesError(null);
-      },
-      (e: unknown) => {
-        if (!isAbort(e)) setReleasesError(errorMessage(e));
-      },
-    );
+    releasesRef.current = controller;
+    try {
+      const list = await api.releases(controller.signal);
+      if (controller.signal.aborted) return;
+      setReleases(list);
+      setReleasesError(null);
+    } catch (e) {
+      if (isAbort(e) || controller.signal.aborted) return;
+      setReleasesError(errorMessage(e));
+    } finally {
+      if (releasesRef.current === controller) releasesRef.current = null;
+    }
+  }, []);
+
+  useEffect(() => {
+    void loadReleases();
     return () => {
-      controller.abort();
+      releasesRef.current?.abort();
       preflightRef.current?.abort();
     };
-  }, []);
+  }, [loadReleases]);
+
+  // Fetches the channel's releases from the vendor's api host, then reads the list again.
+  async function fetchReleases() {
+    if (fetching) return;
+    setFetching(true);
+    setFetchError(null);
+    setFetchResult(null);
+    try {
+      const result = await api.fetchReleases();
+      await loadReleases();
+      setFetchResult(result);
+    } catch (e) {
+      setFetchError(errorMessage(e));
+    } finally {
+      setFetching(false);
+    }
+  }
 
   // The installed release and the running deployment; read again whenever another deployment is shown.
   useEffect(() => {
@@ -168,9 +243,21 @@ export function DeployPage() {
     <div className="page page-wide" data-testid="deploy-page">
       <div className="page-header">
         <h1>Deploy</h1>
-        <Link to="/history" className="btn btn-small btn-secondary">
-          Deployment history
-        </Link>
+        <div className="page-header-actions">
+          <button
+            type="button"
+            className="btn btn-small btn-secondary"
+            disabled={fetching}
+            aria-busy={fetching}
+            onClick={() => void fetchReleases()}
+            data-testid="releases-fetch"
+          >
+            {fetching ? 'Fetching releases…' : 'Fetch releases from the vendor'}
+          </button>
+          <Link to="/history" className="btn btn-small btn-secondary">
+            Deployment history
+          </Link>
+        </div>
       </div>
       <p className="page-intro">
         Deploy a loaded release, or update to a newer one. Preflight runs first on every node the release would use.
@@ -230,6 +317,22 @@ export function DeployPage() {
         </Banner>
       ) : null}
 
+      {fetchError ? (
+        <Banner kind="error" title="No release was fetched from the vendor." testId="releases-fetch-error">
+          {fetchError}
+        </Banner>
+      ) : null}
+
+      {fetchResult ? (
+        <Banner
+          kind={fetchResult.refused.length > 0 ? 'warning' : 'success'}
+          title={`Fetched the channel index (version ${fetchResult.index_version}) from the vendor.`}
+          testId="releases-fetch-result"
+        >
+          <FetchSummary result={fetchResult} releases={releases} />
+        </Banner>
+      ) : null}
+
       {releasesError ? (
         <Banner kind="error" title="The releases could not be loaded." testId="releases-error">
           {releasesError}
@@ -245,7 +348,10 @@ export function DeployPage() {
       {releases !== null && releases.length === 0 ? (
         <section className="card" data-testid="releases-empty">
           <h2 className="card-title">No release loaded</h2>
-          <p className="muted">Load the release file you received from your vendor on the console host:</p>
+          <p className="muted">
+            Fetch the releases your vendor published with <strong>Fetch releases from the vendor</strong> above, or load
+            a release file you received on the console host:
+          </p>
           <pre className="command-block">outpostctl release load FILE</pre>
         </section>
       ) : null}
