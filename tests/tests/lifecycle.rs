@@ -385,8 +385,16 @@ async fn the_sample_app_deploys_updates_rolls_back_and_survives_failures() -> Re
     assert_eq!(status["view"]["state"], "running", "{status:#}");
     let restarted = ctl(&console, &["app", "restart"])?;
     assert!(restarted.contains("state:    running"), "{restarted}");
-    let logs = ctl(&console, &["app", "logs", "worker", "--tail", "20"])?;
-    assert!(!logs.trim().is_empty(), "the worker logs something");
+    let logs: Value = serde_json::from_str(&ctl(
+        &console,
+        &["app", "logs", "api", "--tail", "20", "--json"],
+    )?)?;
+    assert!(
+        logs["view"]["lines"].as_array().is_some_and(|lines| lines
+            .iter()
+            .any(|l| l["line"].as_str().unwrap_or("").contains("serving on :9000"))),
+        "the api's start-up line: {logs:#}"
+    );
     let history = ctl(&console, &["app", "history"])?;
     assert!(
         history.contains("rolled_back") && history.contains("1.2.0"),
