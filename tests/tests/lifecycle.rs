@@ -327,6 +327,21 @@ async fn the_sample_app_deploys_updates_rolls_back_and_survives_failures() -> Re
             "a pull from {registry}: {pulls:?}"
         );
     }
+    let sources: Vec<&str> = first["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["action"] == "pull")
+        .filter_map(|s| s["message"].as_str())
+        .collect();
+    for of in ["docker.io", "quay.io", "registry.outpost.test"] {
+        assert!(
+            sources
+                .iter()
+                .any(|m| m.contains(&format!("the rewrite rule for {of}"))),
+            "each pull names its source: {sources:?}"
+        );
+    }
     let home = wait_for_page("the app's page", GREETING).await?;
     assert!(home.contains("1.0.0"), "{home}");
     assert!(
@@ -390,9 +405,12 @@ async fn the_sample_app_deploys_updates_rolls_back_and_survives_failures() -> Re
         &["app", "logs", "api", "--tail", "20", "--json"],
     )?)?;
     assert!(
-        logs["view"]["lines"].as_array().is_some_and(|lines| lines
-            .iter()
-            .any(|l| l["line"].as_str().unwrap_or("").contains("serving on :9000"))),
+        logs["view"]["lines"]
+            .as_array()
+            .is_some_and(|lines| lines.iter().any(|l| l["line"]
+                .as_str()
+                .unwrap_or("")
+                .contains("serving on :9000"))),
         "the api's start-up line: {logs:#}"
     );
     let history = ctl(&console, &["app", "history"])?;

@@ -120,11 +120,35 @@ pub fn validate_name(kind: &'static str, name: &str) -> Result<(), EngineError> 
     }
 }
 
-/// Hex SHA-256 of the spec's JSON form. The spec's maps are ordered, so equal specs
-/// hash equally.
+/// What the spec hash is computed over; raised only when the meaning of a field changes.
+const SPEC_HASH_FORM: &[u8] = b"outpost-container-spec/v1\n";
+
+/// Hex SHA-256 of the spec's canonical form: [`SPEC_HASH_FORM`], then its JSON with every
+/// field at its default (null, false, 0, empty list or map) left out. Maps are ordered, so
+/// equal specs hash equally; and a field added to the protocol later (which always has a
+/// default) does not change the hash of a spec that does not use it, so a newer agent or
+/// console does not replace running containers whose spec is unchanged.
 pub fn spec_hash(spec: &ContainerSpec) -> String {
-    let json = serde_json::to_vec(spec).expect("a ContainerSpec always serialises");
-    hex::encode(Sha256::digest(json))
+    let mut value = serde_json::to_value(spec).expect("a ContainerSpec always serialises");
+    if let serde_json::Value::Object(fields) = &mut value {
+        fields.retain(|_, v| !is_default(v));
+    }
+    let json = serde_json::to_vec(&value).expect("a JSON value always serialises");
+    let mut hasher = Sha256::new();
+    hasher.update(SPEC_HASH_FORM);
+    hasher.update(json);
+    hex::encode(hasher.finalize())
+}
+
+fn is_default(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Null | serde_json::Value::Bool(false) => true,
+        serde_json::Value::Number(n) => n.as_f64() == Some(0.0),
+        serde_json::Value::String(s) => s.is_empty(),
+        serde_json::Value::Array(a) => a.is_empty(),
+        serde_json::Value::Object(o) => o.is_empty(),
+        serde_json::Value::Bool(true) => false,
+    }
 }
 
 /// A restart policy: its name and, for `on-failure:N`, the retry limit.
@@ -327,5 +351,25 @@ mod tests {
         b.env.insert("MODE".into(), "fast".into());
         assert_ne!(spec_hash(&a), spec_hash(&b));
         assert_eq!(spec_hash(&a).len(), 64);
+    }
+
+    #[test]
+    fn a_field_at_its_default_does_not_change_the_hash() {
+        // What a spec from an older console looks like to a newer agent: fields it did not
+        // know arrive at their defaults. Simulated by the JSON with a default field dropped.
+        let mut spec = good_spec();
+        spec.restart = None;
+        spec.network_aliases.clear();
+        let full = serde_json::to_value(&spec).unwrap();
+        let mut trimmed = full.clone();
+        let object = trimmed.as_object_mut().unwrap();
+        object.remove("restart");
+        object.remove("network_aliases");
+        let reparsed: ContainerSpec = serde_json::from_value(trimmed).unwrap();
+        assert_eq!(spec_hash(&spec), spec_hash(&reparsed));
+        // Setting a field away from its default does change it.
+        let mut restarted = spec.clone();
+        restarted.restart = Some("always".into());
+        assert_ne!(spec_hash(&spec), spec_hash(&restarted));
     }
 }

@@ -343,9 +343,18 @@ impl Execution<'_> {
             });
             progress
         });
+        let source = match &command {
+            Command::PullImage { reference, .. } => self
+                .plan
+                .images
+                .iter()
+                .find(|image| &image.pull_as == reference)
+                .map(|image| describe_source(&image.source)),
+            _ => None,
+        };
         call::<serde_json::Value>(self.nodes, &step.node, command, timeout, on_progress)
             .await
-            .map(|_| None)
+            .map(|_| source)
     }
 
     async fn run_container(
@@ -442,6 +451,20 @@ impl Execution<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// Where a pull came from, for its step: the plan names each image's source.
+fn describe_source(source: &super::plan::ImageSource) -> String {
+    use super::plan::ImageSource;
+    match source {
+        ImageSource::Upstream { registry } => format!("pulled from {registry}"),
+        ImageSource::Mirror { registry, of } => {
+            format!("pulled from {registry} (the rewrite rule for {of})")
+        }
+        ImageSource::Internal { registry } => {
+            format!("pulled from the console's registry {registry}")
+        }
     }
 }
 
