@@ -16,37 +16,48 @@
 //   OUTPOST_E2E_CHROMIUM  browser binary (default /usr/bin/chromium)
 //   OUTPOST_E2E_VERBOSE=1 echo the console's and the agent's stdout/stderr while the test runs
 //
-// Screenshots go to <repo>/target/e2e/. The last line is always `e2e: N passed, M failed`.
+// Screenshots go to <repo>/target/e2e/. The last line is always `e2e: N passed, M failed`. The processes, waits and
+// clean-up are shared with lifecycle.e2e.mjs (lib.mjs).
 
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, createPrivateKey, createPublicKey, randomBytes, sign } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { fileURLToPath } from 'node:url';
 
-import { chromium } from 'playwright-core';
+import {
+  ACTION_TIMEOUT_MS,
+  AGENT_BIN,
+  AIRGAP_BIN,
+  CONSOLE_BIN,
+  CTL_BIN,
+  NODE_STATUS_TIMEOUT_MS,
+  ROOT,
+  agentAlive,
+  apiJson,
+  check,
+  childEnv,
+  eventually,
+  failureShot,
+  killAgent,
+  log,
+  matching,
+  named,
+  nonEmpty,
+  oneLine,
+  openBrowser,
+  pageHelpers,
+  prepareShots,
+  requireBinaries,
+  runTest,
+  startAgent,
+  startConsole,
+  state,
+  step,
+  tempDir,
+} from './lib.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '..', '..');
-const CONSOLE_BIN = process.env.OUTPOST_CONSOLE_BIN || path.join(ROOT, 'target', 'debug', 'outpost-console');
-const AIRGAP_BIN = process.env.OUTPOST_AIRGAP_BIN || path.join(ROOT, 'target', 'debug', 'outpost-airgap');
-const AGENT_BIN = process.env.OUTPOST_AGENT_BIN || path.join(ROOT, 'target', 'debug', 'outpost-agent');
-const CTL_BIN = process.env.OUTPOST_CTL_BIN || path.join(ROOT, 'target', 'debug', 'outpostctl');
-const CHROMIUM = process.env.OUTPOST_E2E_CHROMIUM || '/usr/bin/chromium';
-const SHOTS = path.join(ROOT, 'target', 'e2e');
-const VERBOSE = process.env.OUTPOST_E2E_VERBOSE === '1';
-
-// Bounds for every wait. Nothing in this test sleeps for a fixed time.
-const STARTUP_TIMEOUT_MS = 30_000;
-const ACTION_TIMEOUT_MS = 15_000;
-const NAVIGATION_TIMEOUT_MS = 30_000;
-const STOP_TIMEOUT_MS = 10_000;
 const TLS_PROBE_TIMEOUT_MS = 10_000;
-// A node's status changes: the Nodes page re-reads the list every 3 s, the console marks a silent node
-// offline after 3 missed 5 s heartbeats.
-const NODE_STATUS_TIMEOUT_MS = 30_000;
 
 const LICENSE_CUSTOMER = 'E2E Customer';
 // The license and the release are for the sample app, whose config items the Config step edits.
@@ -61,108 +72,31 @@ const CONFIG_GREETING = 'Hello from the browser test!';
 const VENDOR_FINGERPRINT_RE = /^[0-9a-f]{64}$/;
 
 const FINGERPRINT_RE = /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/;
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
-// Resources that `cleanup` releases, whatever happened before.
-const state = { console: null, agent: null, browser: null, tempDirs: [] };
-
-main();
-
-async function main() {
-  installSignalHandlers();
-  let failure = null;
-  try {
-    await run();
-  } catch (err) {
-    failure = err;
-  }
-  try {
-    await cleanup();
-  } catch (err) {
-    console.error(`e2e: cleanup failed: ${err.message}`);
-    failure ??= err;
-  }
-  if (failure) {
-    console.error(`\ne2e: FAILED: ${failure.message}`);
-    if (state.console) console.error(processLogTail('console', state.console));
-    if (state.agent) console.error(processLogTail('agent', state.agent));
-    console.log('e2e: 0 passed, 1 failed');
-    process.exitCode = 1;
-  } else {
-    console.log('e2e: 1 passed, 0 failed');
-    process.exitCode = 0;
-  }
-}
+runTest(run);
 
 async function run() {
-  for (const [what, bin, env] of [
+  requireBinaries([
     ['console', CONSOLE_BIN, 'OUTPOST_CONSOLE_BIN'],
     ['airgap', AIRGAP_BIN, 'OUTPOST_AIRGAP_BIN'],
     ['agent', AGENT_BIN, 'OUTPOST_AGENT_BIN'],
     ['outpostctl', CTL_BIN, 'OUTPOST_CTL_BIN'],
-  ]) {
-    if (!fs.existsSync(bin)) {
-      throw new Error(
-        `${what} binary not found at ${bin} (build it with \`cargo build --workspace --bins\` or set ${env})`,
-      );
-    }
-  }
-  fs.mkdirSync(SHOTS, { recursive: true });
-  // Only this run's screenshots: an old shot (or failure.png) must not pass for a new one.
-  for (const name of fs.readdirSync(SHOTS)) {
-    if (name.endsWith('.png')) fs.rmSync(path.join(SHOTS, name), { force: true });
-  }
+  ]);
+  // Only this run's screenshots: an old shot (or failure.png) must not pass for a new one. This test runs first
+  // (`npm test`), so it clears them all, the lifecycle test's too.
+  prepareShots(() => true);
 
   const dataDir = tempDir('outpost-e2e-data-');
   const certDir = tempDir('outpost-e2e-cert-');
   const password = `e2e-Correct-Horse-${randomBytes(6).toString('hex')}`;
 
   const con = await startConsole(dataDir);
-  state.console = con;
   const base = new URL(con.consoleUrl);
   const port = Number(base.port || 443);
   log(`console at ${con.consoleUrl}, agent channel at ${con.agentUrl}`);
 
-  state.browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  const context = await state.browser.newContext({
-    ignoreHTTPSErrors: true,
-    viewport: { width: 1280, height: 860 },
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(ACTION_TIMEOUT_MS);
-  page.setDefaultNavigationTimeout(NAVIGATION_TIMEOUT_MS);
-  // Full-page shots from the top: scrolled, a sticky header would be drawn mid-page. With `tall`, the viewport is
-  // made as tall as the page for the shot, so a bar stuck to the viewport's bottom (the Config page's Save bar) is
-  // drawn where it ends up, under the form, instead of over it.
-  const shot = async (name, { tall = false } = {}) => {
-    await page.evaluate(() => window.scrollTo(0, 0));
-    const viewport = page.viewportSize();
-    if (tall) {
-      const height = await page.evaluate(() => document.documentElement.scrollHeight);
-      await page.setViewportSize({ width: viewport.width, height: Math.max(height, viewport.height) });
-    }
-    try {
-      await page.screenshot({ path: path.join(SHOTS, name), fullPage: true });
-    } finally {
-      if (tall) await page.setViewportSize(viewport);
-    }
-  };
-
-  // Only the visible instance of a test id counts: a route that is being left may still be in the DOM.
-  const byId = (id) => page.getByTestId(id).filter({ visible: true });
-  const waitVisible = (id, what = id) =>
-    named(`"${what}" (data-testid=${id}) to be visible`, () =>
-      byId(id).waitFor({ state: 'visible', timeout: ACTION_TIMEOUT_MS }),
-    );
+  const { context, page } = await openBrowser({ consoleUrl: con.consoleUrl, isolate: 'prefer' });
+  const { shot, byId, waitVisible } = pageHelpers(page);
 
   // The details card shows the license issued by `makeLicense`, field by field.
   const expectLicenseDetails = async (lic) => {
@@ -717,128 +651,8 @@ async function run() {
     });
   } catch (err) {
     // Keep what the browser showed when it went wrong.
-    await page
-      .screenshot({ path: path.join(SHOTS, 'failure.png'), fullPage: true })
-      .then(() => console.error(`e2e: page at failure: ${page.url()} (screenshot target/e2e/failure.png)`))
-      .catch(() => {});
+    await failureShot(page, 'failure.png');
     throw err;
-  }
-}
-
-// ---- console process ----
-
-// Spawns the console on free ports and resolves once it printed its URL, agent channel and setup link.
-function startConsole(dataDir) {
-  const args = ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--cluster-listen', '127.0.0.1:0'];
-  log(`starting ${CONSOLE_BIN} ${args.join(' ')}`);
-  const child = spawn(CONSOLE_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
-  const con = { child, stdout: '', stderr: '', exited: null, consoleUrl: null, agentUrl: null, setupLink: null };
-  state.console = con;
-
-  // Keep draining both pipes for the whole run, so the console never blocks on a full pipe.
-  child.stdout.setEncoding('utf8');
-  child.stderr.setEncoding('utf8');
-  child.stdout.on('data', (chunk) => {
-    con.stdout = capped(con.stdout + chunk);
-    if (VERBOSE) process.stdout.write(prefixLines('console> ', chunk));
-  });
-  child.stderr.on('data', (chunk) => {
-    con.stderr = capped(con.stderr + chunk);
-    if (VERBOSE) process.stderr.write(prefixLines('console! ', chunk));
-  });
-
-  return new Promise((resolve, reject) => {
-    let done = false;
-    const finish = (err) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      child.stdout.off('data', onData);
-      err ? reject(err) : resolve(con);
-    };
-    const onData = () => {
-      con.consoleUrl ??= con.stdout.match(/Console URL: (https:\/\/\S+)/)?.[1] ?? null;
-      con.agentUrl ??= con.stdout.match(/Agent channel: (https:\/\/\S+)/)?.[1] ?? null;
-      con.setupLink ??= con.stdout.match(/Setup link: (https:\/\/\S+)/)?.[1] ?? null;
-      if (con.consoleUrl && con.agentUrl && con.setupLink) finish();
-    };
-    const timer = setTimeout(
-      () =>
-        finish(
-          new Error(
-            `console did not print its URL, agent channel and setup link within ${STARTUP_TIMEOUT_MS / 1000}s`,
-          ),
-        ),
-      STARTUP_TIMEOUT_MS,
-    );
-    child.stdout.on('data', onData);
-    child.on('error', (err) => finish(new Error(`cannot start ${CONSOLE_BIN}: ${err.message}`)));
-    child.on('exit', (code, signal) => {
-      con.exited = { code, signal };
-      finish(new Error(`console exited during start-up (code ${code}, signal ${signal})`));
-    });
-  });
-}
-
-async function stopConsole(con) {
-  const { child } = con;
-  if (con.exited || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  if (await within(exited, STOP_TIMEOUT_MS)) return;
-  console.error(`e2e: console did not stop within ${STOP_TIMEOUT_MS / 1000}s of SIGTERM; sending SIGKILL`);
-  child.kill('SIGKILL');
-  await within(exited, STOP_TIMEOUT_MS);
-}
-
-function processLogTail(name, proc) {
-  const tail = (s) => s.split('\n').slice(-60).join('\n').trimEnd() || '(empty)';
-  return `--- ${name} stdout (tail) ---\n${tail(proc.stdout)}\n--- ${name} stderr (tail) ---\n${tail(proc.stderr)}`;
-}
-
-// ---- agent process ----
-
-// Spawns `outpost-agent` (it joins, then stays connected); its output is drained and kept for failures.
-function startAgent(args) {
-  const shown = args.map((a) => (a.startsWith('OPT1.') ? 'OPT1.<redacted>' : a)).join(' ');
-  log(`starting ${AGENT_BIN} ${shown}`);
-  const child = spawn(AGENT_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
-  const agent = { child, stdout: '', stderr: '', exited: null, spawnError: null };
-  child.stdout.setEncoding('utf8');
-  child.stderr.setEncoding('utf8');
-  child.stdout.on('data', (chunk) => {
-    agent.stdout = capped(agent.stdout + chunk);
-    if (VERBOSE) process.stdout.write(prefixLines('agent> ', chunk));
-  });
-  child.stderr.on('data', (chunk) => {
-    agent.stderr = capped(agent.stderr + chunk);
-    if (VERBOSE) process.stderr.write(prefixLines('agent! ', chunk));
-  });
-  child.on('error', (err) => {
-    agent.spawnError = err;
-  });
-  child.on('exit', (code, signal) => {
-    agent.exited = { code, signal };
-  });
-  return agent;
-}
-
-// Throws an error `eventually` does not retry when the agent is gone.
-function agentAlive(agent) {
-  if (agent.spawnError) throw fatal(`cannot start ${AGENT_BIN}: ${agent.spawnError.message}`);
-  if (agent.exited) {
-    throw fatal(`the agent exited (code ${agent.exited.code}, signal ${agent.exited.signal})`);
-  }
-}
-
-// SIGKILL, then wait until the process is really gone.
-async function killAgent(agent) {
-  const { child } = agent;
-  if (agent.exited || agent.spawnError || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  if (!(await within(exited, STOP_TIMEOUT_MS))) {
-    throw new Error(`the agent (pid ${child.pid}) did not exit within ${STOP_TIMEOUT_MS / 1000}s of SIGKILL`);
   }
 }
 
@@ -943,77 +757,11 @@ function outpostctl(args) {
   }
 }
 
-// ---- checks and waits ----
-
-async function step(name, body) {
-  const started = Date.now();
-  log(`step ${name} ...`);
-  try {
-    await body();
-  } catch (err) {
-    throw new Error(`step ${name}: ${err.message}`, { cause: err });
-  }
-  log(`step ${name} ok (${((Date.now() - started) / 1000).toFixed(1)}s)`);
-}
-
-// Retries `probe` until it returns something truthy, within a bound; returns that value.
-async function eventually(what, probe, timeoutMs = ACTION_TIMEOUT_MS) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
-    try {
-      const value = await probe();
-      if (value) return value;
-      last = `last value: ${JSON.stringify(value)}`;
-    } catch (err) {
-      if (err.fatal) throw new Error(`waiting for ${what}: ${err.message}`);
-      last = `last error: ${firstLine(err.message)}`;
-    }
-    if (Date.now() >= deadline) {
-      throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what} (${last})`);
-    }
-    await new Promise((r) => setTimeout(r, delay));
-  }
-}
-
-// Runs a Playwright wait and turns its long message into one line that names what we waited for.
-async function named(what, wait) {
-  try {
-    return await wait();
-  } catch (err) {
-    throw new Error(`waiting for ${what}: ${firstLine(err.message)}`);
-  }
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-// An error that ends an `eventually` wait at once: waiting longer cannot help.
-function fatal(message) {
-  return Object.assign(new Error(message), { fatal: true });
-}
+// ---- helpers of this test ----
 
 // A fingerprint as shown in groups ("ab12 cd34 ...") back to bare lower-case hex.
 function compactHex(text) {
   return String(text ?? '').replace(/\s+/g, '').toLowerCase();
-}
-
-// GET an admin API path with the browser's session cookie.
-async function apiJson(context, base, apiPath) {
-  const res = await context.request.get(new URL(apiPath, base).href);
-  check(res.ok(), `GET ${apiPath} answered ${res.status()}`);
-  return res.json();
-}
-
-function nonEmpty(text) {
-  const t = (text ?? '').trim();
-  return t.length > 0 ? t : null;
-}
-
-function matching(text, re) {
-  const t = (text ?? '').trim();
-  return re.test(t) ? t : null;
 }
 
 // SHA-256 fingerprint of the certificate a fresh TLS connection gets (upper-case, colon-separated).
@@ -1039,99 +787,4 @@ function openssl(args) {
   } catch (err) {
     throw new Error(`openssl ${args.slice(0, 2).join(' ')} failed: ${err.stderr || err.message}`);
   }
-}
-
-// ---- housekeeping ----
-
-// The environment for the binaries under test, without this test's own settings (the console warns about
-// OUTPOST_* variables it does not know) and without the agent's settings a developer shell may carry.
-function childEnv() {
-  const env = { ...process.env };
-  for (const name of Object.keys(env)) {
-    const ours = /^OUTPOST_(CONSOLE_BIN|AIRGAP_BIN|AGENT_BIN|CTL_BIN|E2E_.*)$/.test(name);
-    if (ours || /^OUTPOST_(JOIN_TOKEN|AGENT_DATA_DIR|REGISTRY_PASSWORD)$/.test(name)) {
-      delete env[name];
-    }
-  }
-  return env;
-}
-
-function tempDir(prefix) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  state.tempDirs.push(dir);
-  return dir;
-}
-
-async function cleanup() {
-  const errors = [];
-  if (state.browser) {
-    const closed = state.browser.close().catch((err) => errors.push(`closing the browser: ${err.message}`));
-    if (!(await within(closed, STOP_TIMEOUT_MS))) errors.push('the browser did not close in time');
-    state.browser = null;
-  }
-  if (state.agent) {
-    await killAgent(state.agent).catch((err) => errors.push(`stopping the agent: ${err.message}`));
-  }
-  if (state.console) {
-    await stopConsole(state.console).catch((err) => errors.push(`stopping the console: ${err.message}`));
-  }
-  for (const dir of state.tempDirs.splice(0)) {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-  if (errors.length) throw new Error(errors.join('; '));
-}
-
-// On Ctrl-C or a kill, do not leave a console or a browser behind.
-function installSignalHandlers() {
-  for (const sig of ['SIGINT', 'SIGTERM']) {
-    process.once(sig, () => {
-      console.error(`e2e: interrupted by ${sig}`);
-      try {
-        state.agent?.child.kill('SIGKILL');
-      } catch {}
-      try {
-        state.console?.child.kill('SIGKILL');
-      } catch {}
-      for (const dir of state.tempDirs) fs.rmSync(dir, { recursive: true, force: true });
-      state.browser
-        ?.close()
-        .catch(() => {})
-        .finally(() => finishInterrupted());
-      if (!state.browser) finishInterrupted();
-    });
-  }
-}
-
-function finishInterrupted() {
-  console.log('e2e: 0 passed, 1 failed');
-  process.exit(130);
-}
-
-// Resolves true if `promise` settles within `ms`, false otherwise.
-function within(promise, ms) {
-  let timer;
-  const timeout = new Promise((r) => {
-    timer = setTimeout(() => r(false), ms);
-  });
-  return Promise.race([promise.then(() => true, () => true), timeout]).finally(() => clearTimeout(timer));
-}
-
-function capped(s, max = 1 << 20) {
-  return s.length > max ? s.slice(-max) : s;
-}
-
-function prefixLines(prefix, chunk) {
-  return chunk.replace(/^(?=.)/gm, prefix);
-}
-
-function oneLine(s) {
-  return String(s ?? '').replace(/\s+/g, ' ').trim();
-}
-
-function firstLine(s) {
-  return String(s).split('\n')[0];
-}
-
-function log(msg) {
-  console.log(`e2e: ${msg}`);
 }

@@ -161,6 +161,106 @@ describe('deploy page: releases', () => {
   });
 });
 
+describe('deploy page: fetch releases from the vendor', () => {
+  it('fetches, reloads the list and says what was loaded, already there and refused', async () => {
+    let listed = RELEASES.slice(2);
+    const m = routes({
+      'GET /api/v1/releases': () => json(200, { releases: listed }),
+      'POST /api/v1/releases/fetch': () => {
+        listed = RELEASES.slice(1);
+        return json(200, {
+          index_version: 7,
+          fetched: [2],
+          present: [1],
+          refused: [{ sequence: 3, reason: 'digest mismatch with the index' }],
+        });
+      },
+    });
+    go('/deploy');
+    render(<App />);
+    await screen.findByTestId('releases-table');
+    expect(screen.getAllByTestId('release-row')).toHaveLength(1);
+    const button = screen.getByTestId('releases-fetch') as HTMLButtonElement;
+    expect(button.textContent).toBe('Fetch releases from the vendor');
+
+    fireEvent.click(button);
+    const result = await screen.findByTestId('releases-fetch-result');
+    const posts = m.callsTo('POST', '/api/v1/releases/fetch');
+    expect(posts).toHaveLength(1);
+    expect(posts[0].body).toEqual({});
+    expect(posts[0].headers['x-csrf-token']).toBe(SESSION.csrf_token);
+    // The list is read again after the fetch, and shows the new release.
+    expect(m.callsTo('GET', '/api/v1/releases')).toHaveLength(2);
+    await waitFor(() =>
+      expect(screen.getAllByTestId('release-row').map((r) => r.getAttribute('data-sequence'))).toEqual(['2', '1']),
+    );
+
+    expect(result.textContent).toContain('version 7');
+    const fetched = within(result).getByTestId('releases-fetch-fetched');
+    expect(fetched.getAttribute('data-sequences')).toBe('2');
+    expect(fetched.textContent).toContain('1.1.0 (sequence 2)');
+    expect(within(result).getByTestId('releases-fetch-present').textContent).toContain('1.0.0 (sequence 1)');
+    const refused = within(result).getAllByTestId('releases-fetch-refused');
+    expect(refused).toHaveLength(1);
+    expect(refused[0].getAttribute('data-sequence')).toBe('3');
+    expect(refused[0].textContent).toContain('digest mismatch with the index');
+    expect(result.className).toContain('banner-warning');
+    expect(screen.queryByTestId('releases-fetch-error')).toBeNull();
+    expect(button.disabled).toBe(false);
+  });
+
+  it('fetches into an empty list and says when nothing is new', async () => {
+    let listed: unknown[] = [];
+    let answer = { index_version: 3, fetched: [1, 2], present: [] as number[], refused: [] };
+    routes({
+      'GET /api/v1/releases': () => json(200, { releases: listed }),
+      'POST /api/v1/releases/fetch': () => {
+        listed = RELEASES.slice(1);
+        return json(200, answer);
+      },
+    });
+    go('/deploy');
+    render(<App />);
+    await screen.findByTestId('releases-empty');
+    fireEvent.click(screen.getByTestId('releases-fetch'));
+    const result = await screen.findByTestId('releases-fetch-result');
+    expect(result.className).toContain('banner-success');
+    await screen.findByTestId('releases-table');
+    expect(within(result).getByTestId('releases-fetch-fetched').textContent).toBe(
+      'Loaded 2 new releases: 1.0.0 (sequence 1), 1.1.0 (sequence 2).',
+    );
+    expect(screen.queryByTestId('releases-empty')).toBeNull();
+
+    answer = { index_version: 3, fetched: [], present: [1, 2], refused: [] };
+    fireEvent.click(screen.getByTestId('releases-fetch'));
+    await waitFor(() =>
+      expect(screen.getByTestId('releases-fetch-fetched').getAttribute('data-sequences')).toBe(''),
+    );
+    expect(screen.getByTestId('releases-fetch-fetched').textContent).toContain('No new release');
+  });
+
+  it('shows the console refusal in a banner and keeps the list', async () => {
+    let reply = apiError(502, 'api_host_unreachable', 'The api host https://127.0.0.1:8801 cannot be reached: connection refused.');
+    const m = routes({ 'POST /api/v1/releases/fetch': () => reply });
+    go('/deploy');
+    render(<App />);
+    await screen.findByTestId('releases-table');
+    fireEvent.click(screen.getByTestId('releases-fetch'));
+    const error = await screen.findByTestId('releases-fetch-error');
+    expect(error.getAttribute('role')).toBe('alert');
+    expect(error.textContent).toContain('cannot be reached: connection refused');
+    expect(screen.queryByTestId('releases-fetch-result')).toBeNull();
+    expect(screen.getAllByTestId('release-row')).toHaveLength(3);
+    expect(m.callsTo('GET', '/api/v1/releases')).toHaveLength(1);
+
+    // Trying again clears the old error.
+    reply = json(200, { index_version: 1, fetched: [], present: [1, 2, 3], refused: [] });
+    fireEvent.click(screen.getByTestId('releases-fetch'));
+    await screen.findByTestId('releases-fetch-result');
+    expect(screen.queryByTestId('releases-fetch-error')).toBeNull();
+  });
+});
+
 describe('deploy page: live deployment', () => {
   it('polls every second while running, shows steps and progress, and stops once final', async () => {
     const answers = [

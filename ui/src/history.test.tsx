@@ -80,7 +80,7 @@ describe('history page', () => {
     expect(screen.queryByTestId('rollback-44')).toBeNull(); // installed
     expect(screen.queryByTestId('rollback-43')).toBeNull(); // rolled back
     expect(screen.queryByTestId('rollback-39')).toBeNull(); // failed
-    expect(screen.getByTestId('rollback-41').textContent).toBe('Roll back to this');
+    expect(screen.getByTestId('rollback-41').textContent).toBe('Roll back');
     expect(screen.getByTestId('rollback-40')).toBeTruthy();
   });
 

@@ -7,6 +7,19 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use outpost_console::control::{self, protocol::Request, protocol::Response};
 
+/// `println!` that ends the program quietly when stdout is a closed pipe
+/// (`outpostctl app history | head`), as other command-line tools do, instead of panicking.
+macro_rules! println {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
 #[derive(Parser)]
 #[command(
     name = "outpostctl",

@@ -214,6 +214,14 @@ pub struct ContainerLocation {
     pub container: String,
 }
 
+/// Start, stop or restart.
+#[derive(Debug, Clone, Copy)]
+enum Operation {
+    Start,
+    Stop,
+    Restart,
+}
+
 /// What kind of deployment to start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -640,15 +648,17 @@ impl Deployer {
             .store
             .deployment(id)?
             .ok_or(DeployError::NoSuchDeployment(id))?;
+        let journal = self.journal(id);
+        journal.event(&plan_summary(&plan))?;
         let outcome = self.execute(id, &plan, false).await;
         let failure = match outcome {
             Ok(()) => {
+                journal.event("every container is as the plan says")?;
                 self.finish_success(&record, actor)?;
                 return Ok(());
             }
             Err(failure) => failure,
         };
-        let journal = self.journal(id);
         let _ = journal.event(&format!("failed: {}", failure.message));
         let previous = self.store.installed_deployment(&record.app_id)?;
         let rollback_target = previous.filter(|p| p.id != id);
@@ -711,9 +721,9 @@ impl Deployer {
                         record.version
                     ),
                 )?;
-                format!("release {} runs again, with its config", record.version)
+                format!("Release {} runs again, with its config.", record.version)
             }
-            _ => format!("release {} runs", record.version),
+            _ => format!("Release {} runs.", record.version),
         };
         self.store
             .finish_deployment(id, "succeeded", Some(&message), unix_now())?;
@@ -1109,13 +1119,15 @@ impl Deployer {
                     .get(LABEL_REPLICA)
                     .and_then(|r| r.parse().ok())
                     .unwrap_or(1);
+                // Docker keeps the last health of a stopped container: it says nothing now.
+                let health = c.health.filter(|_| c.state == "running");
                 services.entry(service).or_default().push(ReplicaStatus {
                     replica,
                     node: node.clone(),
                     node_name: name.clone(),
                     container: c.name,
                     state: c.state,
-                    health: c.health,
+                    health,
                     restarts: c.restart_count,
                     started_at: c.started_at,
                     image: c.image,
@@ -1176,7 +1188,54 @@ impl Deployer {
 
     /// Stops every container of the app (dependents first) and records that the admin wants it
     /// stopped.
-    pub async fn stop(&self, actor: &Actor, source: &Source) -> Result<AppStatus, DeployError> {
+    pub async fn stop(
+        self: &Arc<Self>,
+        actor: &Actor,
+        source: &Source,
+    ) -> Result<AppStatus, DeployError> {
+        self.detached(Operation::Stop, actor, source).await
+    }
+
+    /// Starts the installed release's containers again (its images are on the nodes).
+    pub async fn start(
+        self: &Arc<Self>,
+        actor: &Actor,
+        source: &Source,
+    ) -> Result<AppStatus, DeployError> {
+        self.detached(Operation::Start, actor, source).await
+    }
+
+    /// Stop, then start.
+    pub async fn restart(
+        self: &Arc<Self>,
+        actor: &Actor,
+        source: &Source,
+    ) -> Result<AppStatus, DeployError> {
+        self.detached(Operation::Restart, actor, source).await
+    }
+
+    /// Runs a start/stop/restart as its own task, so that a caller that goes away (a closed
+    /// tab, a dropped connection) does not leave the app half started or half stopped.
+    async fn detached(
+        self: &Arc<Self>,
+        operation: Operation,
+        actor: &Actor,
+        source: &Source,
+    ) -> Result<AppStatus, DeployError> {
+        let this = self.clone();
+        let (actor, source) = (actor.clone(), source.clone());
+        tokio::spawn(async move {
+            match operation {
+                Operation::Start => this.start_now(&actor, &source).await,
+                Operation::Stop => this.stop_now(&actor, &source).await,
+                Operation::Restart => this.restart_now(&actor, &source).await,
+            }
+        })
+        .await
+        .map_err(|e| DeployError::Node(format!("the operation ended early: {e}")))?
+    }
+
+    async fn stop_now(&self, actor: &Actor, source: &Source) -> Result<AppStatus, DeployError> {
         let _guard = self.take_lock()?;
         let app_id = self.app_id()?;
         let installed = self
@@ -1197,8 +1256,7 @@ impl Deployer {
         self.status().await
     }
 
-    /// Starts the installed release's containers again (its images are on the nodes).
-    pub async fn start(&self, actor: &Actor, source: &Source) -> Result<AppStatus, DeployError> {
+    async fn start_now(&self, actor: &Actor, source: &Source) -> Result<AppStatus, DeployError> {
         let _guard = self.take_lock()?;
         let app_id = self.app_id()?;
         let installed = self
@@ -1219,8 +1277,7 @@ impl Deployer {
         self.status().await
     }
 
-    /// Stop, then start.
-    pub async fn restart(&self, actor: &Actor, source: &Source) -> Result<AppStatus, DeployError> {
+    async fn restart_now(&self, actor: &Actor, source: &Source) -> Result<AppStatus, DeployError> {
         let _guard = self.take_lock()?;
         let app_id = self.app_id()?;
         let installed = self
@@ -1448,6 +1505,18 @@ fn plan_values(app: &App, config: &BTreeMap<String, String>) -> BTreeMap<String,
                 .map(|v| (item.name.clone(), v.clone()))
         })
         .collect()
+}
+
+/// What a plan does, in one line, for the deployment's events.
+fn plan_summary(plan: &Plan) -> String {
+    let nodes = plan.nodes.len();
+    format!(
+        "plan: {} image{} on {nodes} node{}, then {} in this order",
+        plan.images.len(),
+        if plan.images.len() == 1 { "" } else { "s" },
+        if nodes == 1 { "" } else { "s" },
+        plan.services_in_order.join(", ")
+    )
 }
 
 fn short(hash: &str) -> &str {

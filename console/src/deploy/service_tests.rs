@@ -347,7 +347,7 @@ async fn deploy_update_and_a_broken_update_rolls_back_to_the_last_good_release()
         ("deploy", "succeeded", "1.0.0"),
         "{first:#?}"
     );
-    assert_eq!(first.message.as_deref(), Some("release 1.0.0 runs"));
+    assert_eq!(first.message.as_deref(), Some("Release 1.0.0 runs."));
     assert_eq!(first.previous_sequence, None);
     assert!(
         first.steps.iter().all(|s| s.state == "done"),
@@ -758,7 +758,7 @@ async fn a_manual_rollback_redeploys_the_release_with_its_config() {
     assert_eq!(done.config_hash, first.config_hash);
     assert_eq!(
         done.message.as_deref(),
-        Some("release 1.0.0 runs again, with its config")
+        Some("Release 1.0.0 runs again, with its config.")
     );
 
     let config = env.store.config_values(APP).unwrap();

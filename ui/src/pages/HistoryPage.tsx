@@ -358,7 +358,7 @@ function HistoryRow({
                 onClick={onRollback}
                 data-testid={`rollback-${id}`}
               >
-                Roll back to this
+                Roll back
               </button>
             ) : null}
           </div>
