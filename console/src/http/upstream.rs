@@ -105,11 +105,11 @@ pub fn routes(
         .and(source())
         .map(|state: Arc<AppState>, source: Source| {
             admin(move |session: AdminSession| async move {
-                // The installed release's sequence is reported once the deploy state
-                // names one; until then the header goes out empty.
+                // The installed release's sequence (empty when nothing is deployed).
+                let installed = state.deployer.installed_sequence();
                 let summary = state
                     .upstream
-                    .fetch_releases(None, &session.actor(), &source, unix_now())
+                    .fetch_releases(installed, &session.actor(), &source, unix_now())
                     .await
                     .map_err(ApiError::from)?;
                 json(&fetch_view(summary))
