@@ -247,12 +247,32 @@ write_registry_config() {
     mv "${dir}/config.yml.new" "${dir}/config.yml"
 }
 
+# The sample vendor of another OUTDIR (another checkout's tests or `make run`) holds the
+# port: its registry is stopped (its data stays), since the ports are fixed.
+stop_foreign_registry() {
+    local name=$1 port=$2 pid config
+    pid=$(ss -Hltnp "sport = :${port}" | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2) || return 0
+    [[ -n ${pid} ]] || return 0
+    config=$(tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null) || return 0
+    [[ ${config} == "docker-registry serve "*"/registries/${name}/config.yml"* ]] || return 0
+    say "stopping the sample registry ${name} of another OUTDIR on port ${port} (pid ${pid}: ${config% })"
+    kill "${pid}" 2>/dev/null || return 0
+    local deadline=$((SECONDS + WAIT_SECONDS))
+    while [[ $(ss -Hltn "sport = :${port}" | wc -l) -gt 0 ]]; do
+        ((SECONDS < deadline)) || die "the registry of another OUTDIR on port ${port} did not stop"
+        sleep 0.2
+    done
+}
+
 start_registry() {
     local name=$1 port=$2 dir=${OUTDIR}/registries/$1 pid
     write_registry_config "${name}" "${port}"
     if pid=$(registry_pid "${name}"); then
         say "registry ${name} already runs on 127.0.0.1:${port} (pid ${pid})"
         return 0
+    fi
+    if [[ $(ss -Hltn "sport = :${port}" | wc -l) -gt 0 ]]; then
+        stop_foreign_registry "${name}" "${port}"
     fi
     if [[ $(ss -Hltn "sport = :${port}" | wc -l) -gt 0 ]]; then
         die "port ${port} is taken by another process; stop it, or stop a sample vendor of another OUTDIR (scripts/sample-vendor.sh --stop DIR)"
