@@ -14,6 +14,7 @@ import { LicensePage } from './pages/LicensePage';
 import { LoginPage } from './pages/LoginPage';
 import { LogsPage } from './pages/LogsPage';
 import { NodesPage } from './pages/NodesPage';
+import { OutboundPage } from './pages/OutboundPage';
 import { PreflightPage } from './pages/PreflightPage';
 import { RegistriesPage } from './pages/RegistriesPage';
 import { SetupPage } from './pages/SetupPage';
@@ -147,6 +148,8 @@ function page(path: string): ReactElement {
       return <HistoryPage />;
     case '/audit':
       return <AuditPage />;
+    case '/outbound':
+      return <OutboundPage />;
     case '/settings':
     case '/settings/tls':
       return <TlsPage />;

@@ -59,6 +59,41 @@ export interface AuditPage {
   next_before: number | null;
 }
 
+/** One name and value of an outbound request's headers or fields, as the console logged it. */
+export interface OutboundPair {
+  name: string;
+  /** A string as sent; any other JSON value (number, object...) as its JSON text. */
+  value: string;
+}
+
+/**
+ * One request the console sent out of the install (`GET /outbound`). Secrets are masked by the
+ * console before the entry is written (`Bearer ****`, `****`); the page shows what it gets.
+ */
+export interface OutboundEntry {
+  id: number;
+  at: string;
+  method: string;
+  url: string;
+  /** Why it was sent: `channel index (stable)`, `release 2`... */
+  purpose: string;
+  /** In the order the console logged them. */
+  request_headers: OutboundPair[];
+  /** Query and body fields; empty for the api host's GETs. */
+  request_fields: OutboundPair[];
+  /** `null` when no answer started. */
+  status: number | null;
+  error: string | null;
+  bytes_sent: number;
+  bytes_received: number;
+  duration_ms: number;
+}
+
+export interface OutboundPage {
+  entries: OutboundEntry[];
+  next_before: number | null;
+}
+
 /** What a license file claims before it is verified (`POST /license/inspect`). */
 export interface LicenseClaims {
   license_id: string;
@@ -634,6 +669,15 @@ export const api = {
     return request<AuditPage>('GET', `/audit${qs ? `?${qs}` : ''}`, undefined, { signal });
   },
 
+  /** The outbound log, newest first: every request the console sent out of the install. */
+  async outbound(params: { limit?: number; before?: number | null } = {}, signal?: AbortSignal): Promise<OutboundPage> {
+    const query = new URLSearchParams();
+    if (params.limit !== undefined) query.set('limit', String(params.limit));
+    if (params.before !== undefined && params.before !== null) query.set('before', String(params.before));
+    const qs = query.toString();
+    return toOutboundPage(await request<unknown>('GET', `/outbound${qs ? `?${qs}` : ''}`, undefined, { signal }));
+  },
+
   /** The loaded license, or `null` when none is loaded yet. */
   async license(signal?: AbortSignal): Promise<LicenseInfo | null> {
     const answer = await request<{ license?: unknown }>('GET', '/license', undefined, { signal });
@@ -1141,6 +1185,44 @@ export function toRegistries(value: unknown): Registries {
         source: credential.source === 'license' ? 'license' : 'admin',
       };
     }),
+  };
+}
+
+// ---- outbound log answers ---------------------------------------------------
+//
+// Copied field by field with safe defaults. Header and field values are kept as text (never as
+// markup): the page prints them as they were logged.
+
+function toOutboundPairs(value: unknown): OutboundPair[] {
+  return Object.entries(record(value)).map(([name, v]) => ({
+    name,
+    value: typeof v === 'string' ? v : (JSON.stringify(v) ?? ''),
+  }));
+}
+
+export function toOutboundEntry(value: unknown): OutboundEntry {
+  const raw = record(value);
+  return {
+    id: num(raw.id),
+    at: str(raw.at),
+    method: str(raw.method),
+    url: str(raw.url),
+    purpose: str(raw.purpose),
+    request_headers: toOutboundPairs(raw.request_headers),
+    request_fields: toOutboundPairs(raw.request_fields),
+    status: numOrNull(raw.status),
+    error: strOrNull(raw.error),
+    bytes_sent: num(raw.bytes_sent),
+    bytes_received: num(raw.bytes_received),
+    duration_ms: num(raw.duration_ms),
+  };
+}
+
+export function toOutboundPage(value: unknown): OutboundPage {
+  const raw = record(value);
+  return {
+    entries: (Array.isArray(raw.entries) ? raw.entries : []).map(toOutboundEntry),
+    next_before: numOrNull(raw.next_before),
   };
 }
 

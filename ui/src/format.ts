@@ -187,3 +187,12 @@ export function formatIn(iso: string, now: Date = new Date()): string | null {
   if (s < DAY) return `in ${Math.floor(s / HOUR)} h`;
   return `in ${Math.floor(s / DAY)} d`;
 }
+
+/** A duration in milliseconds, short: `87 ms`, `1.4 s`, `2m 5s`; `—` for nonsense. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '—';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const s = Math.floor(ms / 1000);
+  return `${Math.floor(s / MINUTE)}m ${s % MINUTE}s`;
+}

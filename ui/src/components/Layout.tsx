@@ -23,6 +23,7 @@ const NAV: NavItem[] = [
   { to: '/logs', label: 'Logs', testId: 'nav-logs' },
   { to: '/history', label: 'History', testId: 'nav-history' },
   { to: '/audit', label: 'Audit log', testId: 'nav-audit' },
+  { to: '/outbound', label: 'Outbound log', testId: 'nav-outbound' },
   { to: '/settings/tls', label: 'TLS certificate', testId: 'nav-tls', section: 'Settings' },
   { to: '/settings/registries', label: 'Registries', testId: 'nav-registries', section: 'Settings' },
 ];
