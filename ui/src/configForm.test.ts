@@ -5,6 +5,7 @@ import {
   changeFor,
   checkValue,
   compilePattern,
+  fieldError,
   initialField,
   initialForm,
   releaseLabel,
@@ -71,6 +72,16 @@ describe('checkValue', () => {
     expect(checkValue(item({ type: 'password', regex: '.{8,}', regex_message: 'at least 8' }), 'short')).toBe(
       'at least 8',
     );
+  });
+});
+
+describe('fieldError', () => {
+  it('flags an untouched required item with nothing stored and no default, and only that', () => {
+    const password = item({ type: 'password', secret: true, required: true });
+    expect(fieldError(password, undefined)).toBe('A value is required.');
+    expect(fieldError({ ...password, is_set: true }, undefined)).toBeNull();
+    expect(fieldError(item({ required: true, default: 'hello' }), undefined)).toBeNull();
+    expect(fieldError(item({}), undefined)).toBeNull();
   });
 });
 

@@ -146,11 +146,18 @@ export function checkValue(item: ConfigItem, value: string | null): string | nul
   return null;
 }
 
-/** The check for one field; only changed fields are checked (what is not sent is not judged). */
+/**
+ * The check for one field. Changed fields are checked as they would be sent; an unchanged one
+ * only when it is required and has neither a stored value nor a default (the console refuses
+ * every save until it is set, so it is flagged on its field at once).
+ */
 export function fieldError(item: ConfigItem, field: FieldState | undefined): string | null {
   if (field?.badInput) return 'Enter a whole number.';
   const change = changeFor(item, field);
-  if (change === UNCHANGED) return null;
+  if (change === UNCHANGED) {
+    const missing = item.required && !item.is_set && (item.default ?? '') === '';
+    return missing ? 'A value is required.' : null;
+  }
   return checkValue(item, change);
 }
 
