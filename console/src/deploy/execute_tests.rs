@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use outpost_agent::engine::fake::{Call, FakeEngine};
-use outpost_agent::engine::{ContainerEngine, ContainerState, Health, RunState};
+use outpost_agent::engine::{ContainerEngine, ContainerState};
 use outpost_agent::protocol::{ContainerSpec, Healthcheck, RegistryAuth};
 use outpost_airgap::app::App;
 use outpost_airgap::release::Release;
 
 use super::*;
-use crate::deploy::nodes::fake::FakeNodes;
+use crate::deploy::nodes::fake::{FakeNodes, Fate, Healer};
 use crate::deploy::plan::{self, PlanInput, PlanNode, RegistrySettings};
 use crate::store::NewDeployment;
 use crate::testing;
@@ -50,50 +50,6 @@ fn plan_for(version: &str, nodes: &[&str], registry: &RegistrySettings) -> Plan 
         registry,
     })
     .expect("the sample app plans")
-}
-
-/// What happens to a container once it runs with its healthcheck starting.
-#[derive(Debug, Clone, Copy)]
-enum Fate {
-    Healthy,
-    Unhealthy,
-    Exit(i64),
-}
-
-/// Plays the containers' healthchecks: each container that runs with its health `starting`
-/// gets the fate `fate` gives it. Stops when dropped, or after 30 s.
-struct Healer(tokio::task::JoinHandle<()>);
-
-impl Drop for Healer {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-fn healer(
-    engines: Vec<Arc<FakeEngine>>,
-    fate: impl Fn(&ContainerState) -> Fate + Send + 'static,
-) -> Healer {
-    Healer(tokio::spawn(async move {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while tokio::time::Instant::now() < deadline {
-            for engine in &engines {
-                // Listing and marking happen without an await in between, so the container
-                // cannot go away in the meantime (the tests run on one thread).
-                for c in engine.list(&BTreeMap::new()).await.unwrap_or_default() {
-                    if c.state != RunState::Running || c.health != Some(Health::Starting) {
-                        continue;
-                    }
-                    match fate(&c) {
-                        Fate::Healthy => engine.set_health(&c.name, Some(Health::Healthy)),
-                        Fate::Unhealthy => engine.set_health(&c.name, Some(Health::Unhealthy)),
-                        Fate::Exit(code) => engine.exit(&c.name, code),
-                    }
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    }))
 }
 
 /// A store with one running deployment, fake nodes, and the plan's images pullable on them.
@@ -150,7 +106,7 @@ impl Fixture {
     }
 
     fn heal(&self, fate: impl Fn(&ContainerState) -> Fate + Send + 'static) -> Healer {
-        healer(self.nodes.engines.values().cloned().collect(), fate)
+        self.nodes.heal(fate)
     }
 
     async fn run(

@@ -101,8 +101,29 @@ pub mod fake {
     use std::sync::{Arc, Mutex};
 
     use outpost_agent::engine::{execute, fake::FakeEngine};
+    use outpost_agent::engine::{ContainerEngine, ContainerState, Health, RunState};
 
     use super::*;
+
+    /// What a container's healthcheck comes to once it runs with its health `starting`.
+    #[derive(Debug, Clone, Copy)]
+    pub enum Fate {
+        Healthy,
+        Unhealthy,
+        Exit(i64),
+        /// Left as it is.
+        Starting,
+    }
+
+    /// Plays the containers' healthchecks (see [`FakeNodes::heal`]) until dropped, or for
+    /// 30 s at most.
+    pub struct Healer(tokio::task::JoinHandle<()>);
+
+    impl Drop for Healer {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
 
     #[derive(Default)]
     pub struct FakeNodes {
@@ -129,6 +150,36 @@ pub mod fake {
 
         pub fn sent(&self) -> Vec<String> {
             self.sent.lock().unwrap().clone()
+        }
+
+        /// Gives each container that runs with its health `starting`, on every node, the
+        /// fate `fate` chooses for it.
+        pub fn heal(&self, fate: impl Fn(&ContainerState) -> Fate + Send + 'static) -> Healer {
+            let engines: Vec<Arc<FakeEngine>> = self.engines.values().cloned().collect();
+            Healer(tokio::spawn(async move {
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+                while tokio::time::Instant::now() < deadline {
+                    for engine in &engines {
+                        // No await between listing and marking: the container is still there
+                        // (the tests run on one thread).
+                        for c in engine.list(&BTreeMap::new()).await.unwrap_or_default() {
+                            if c.state != RunState::Running || c.health != Some(Health::Starting) {
+                                continue;
+                            }
+                            match fate(&c) {
+                                Fate::Healthy => engine.set_health(&c.name, Some(Health::Healthy)),
+                                Fate::Unhealthy => {
+                                    engine.set_health(&c.name, Some(Health::Unhealthy))
+                                }
+                                Fate::Exit(code) => engine.exit(&c.name, code),
+                                Fate::Starting => {}
+                            }
+                        }
+                    }
+                    // The simulated healthcheck's own interval, not a wait for a result.
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }))
         }
     }
 

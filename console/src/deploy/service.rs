@@ -1224,78 +1224,46 @@ impl Deployer {
     ) -> Result<AppStatus, DeployError> {
         let this = self.clone();
         let (actor, source) = (actor.clone(), source.clone());
-        tokio::spawn(async move {
-            match operation {
-                Operation::Start => this.start_now(&actor, &source).await,
-                Operation::Stop => this.stop_now(&actor, &source).await,
-                Operation::Restart => this.restart_now(&actor, &source).await,
-            }
-        })
-        .await
-        .map_err(|e| DeployError::Node(format!("the operation ended early: {e}")))?
+        tokio::spawn(async move { this.operate(operation, &actor, &source).await })
+            .await
+            .map_err(|e| DeployError::Node(format!("the operation ended early: {e}")))?
     }
 
-    async fn stop_now(&self, actor: &Actor, source: &Source) -> Result<AppStatus, DeployError> {
-        let _guard = self.take_lock()?;
+    /// The operation itself, under the one lock: the installed release's containers stopped
+    /// (dependents first), started (dependencies first, each waited for), or both; the admin's
+    /// wish recorded (a stopped app stays stopped) and audited.
+    async fn operate(
+        &self,
+        operation: Operation,
+        actor: &Actor,
+        source: &Source,
+    ) -> Result<AppStatus, DeployError> {
+        let guard = self.take_lock()?;
         let app_id = self.app_id()?;
         let installed = self
             .store
             .installed_deployment(&app_id)?
             .ok_or(DeployError::NotDeployed)?;
-        self.stop_all(&app_id, &installed).await?;
-        self.store
-            .set_desired_state(&app_id, "stopped", unix_now())?;
+        if matches!(operation, Operation::Stop | Operation::Restart) {
+            self.stop_all(&app_id, &installed).await?;
+        }
+        if matches!(operation, Operation::Start | Operation::Restart) {
+            self.start_installed(&installed).await?;
+        }
+        let (desired, action, done) = match operation {
+            Operation::Start => ("running", Action::AppStarted, "started"),
+            Operation::Stop => ("stopped", Action::AppStopped, "stopped"),
+            Operation::Restart => ("running", Action::AppRestarted, "restarted"),
+        };
+        self.store.set_desired_state(&app_id, desired, unix_now())?;
         audit::record(
             &self.store,
             actor,
-            Action::AppStopped,
+            action,
             source,
-            &format!("app {app_id} stopped (release {})", installed.version),
+            &format!("app {app_id} {done} (release {})", installed.version),
         )?;
-        drop(_guard);
-        self.status().await
-    }
-
-    async fn start_now(&self, actor: &Actor, source: &Source) -> Result<AppStatus, DeployError> {
-        let _guard = self.take_lock()?;
-        let app_id = self.app_id()?;
-        let installed = self
-            .store
-            .installed_deployment(&app_id)?
-            .ok_or(DeployError::NotDeployed)?;
-        self.start_installed(&installed).await?;
-        self.store
-            .set_desired_state(&app_id, "running", unix_now())?;
-        audit::record(
-            &self.store,
-            actor,
-            Action::AppStarted,
-            source,
-            &format!("app {app_id} started (release {})", installed.version),
-        )?;
-        drop(_guard);
-        self.status().await
-    }
-
-    async fn restart_now(&self, actor: &Actor, source: &Source) -> Result<AppStatus, DeployError> {
-        let _guard = self.take_lock()?;
-        let app_id = self.app_id()?;
-        let installed = self
-            .store
-            .installed_deployment(&app_id)?
-            .ok_or(DeployError::NotDeployed)?;
-        self.stop_all(&app_id, &installed).await?;
-        self.start_installed(&installed).await?;
-        self.store
-            .set_desired_state(&app_id, "running", unix_now())?;
-        audit::record(
-            &self.store,
-            actor,
-            Action::AppRestarted,
-            source,
-            &format!("app {app_id} restarted (release {})", installed.version),
-        )?;
-        drop(_guard);
+        drop(guard);
         self.status().await
     }
 

@@ -13,7 +13,7 @@ use outpost_agent::protocol::{DiskFacts, DockerFacts, Facts};
 use outpost_airgap::SigningKey;
 
 use super::*;
-use crate::deploy::nodes::fake::FakeNodes;
+use crate::deploy::nodes::fake::{FakeNodes, Fate, Healer};
 use crate::deploy::plan::RegistrySettings;
 use crate::store::AuditRecord;
 use crate::testing;
@@ -43,24 +43,6 @@ fn facts(hostname: &str) -> Facts {
         }),
         addresses: vec!["10.0.0.5".to_string()],
         listening_ports: Vec::new(),
-    }
-}
-
-/// What each container's healthcheck comes to once it runs with its health `starting`.
-#[derive(Debug, Clone, Copy)]
-enum Fate {
-    Healthy,
-    Unhealthy,
-    /// Left as it is.
-    Starting,
-}
-
-/// Plays the containers' healthchecks until dropped (or for 30 s at most).
-struct Healer(tokio::task::JoinHandle<()>);
-
-impl Drop for Healer {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
@@ -213,27 +195,7 @@ impl Env {
     }
 
     fn heal(&self, fate: impl Fn(&ContainerState) -> Fate + Send + 'static) -> Healer {
-        let engines: Vec<Arc<FakeEngine>> = self.nodes.engines.values().cloned().collect();
-        Healer(tokio::spawn(async move {
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-            while tokio::time::Instant::now() < deadline {
-                for engine in &engines {
-                    // No await between listing and marking: the container is still there (the
-                    // tests run on one thread).
-                    for c in engine.list(&BTreeMap::new()).await.unwrap_or_default() {
-                        if c.state == RunState::Running && c.health == Some(Health::Starting) {
-                            let health = match fate(&c) {
-                                Fate::Healthy => Health::Healthy,
-                                Fate::Unhealthy => Health::Unhealthy,
-                                Fate::Starting => continue,
-                            };
-                            engine.set_health(&c.name, Some(health));
-                        }
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-        }))
+        self.nodes.heal(fate)
     }
 
     fn heal_all(&self) -> Healer {
