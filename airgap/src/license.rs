@@ -39,6 +39,20 @@ pub struct License {
     pub registry: Option<RegistryCredentials>,
     /// Base64 of the ed25519 public key that signed this license.
     pub vendor_key: String,
+    /// Set when the vendor revoked the license (`outpost-airgap license revoke`). A console
+    /// that syncs a revoked license keeps the app running but takes no more updates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<Revocation>,
+}
+
+/// When and why the vendor revoked a license.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revocation {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Shown to the customer's admins as the vendor wrote it.
+    pub reason: String,
 }
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +78,8 @@ impl std::fmt::Debug for RegistryCredentials {
 }
 
 const MAX_ENTITLEMENTS: usize = 256;
+/// The longest revocation reason, in bytes.
+pub const MAX_REVOCATION_REASON: usize = 1024;
 
 impl Document for License {
     const PAYLOAD_TYPE: &'static str = PAYLOAD_TYPE;
@@ -96,6 +112,13 @@ impl Document for License {
         if let Some(host) = &self.api_host {
             if !(host.starts_with("https://") || host.starts_with("http://")) {
                 return Err(invalid(format!("api_host {host:?} must be an http(s) URL")));
+            }
+        }
+        if let Some(revoked) = &self.revoked {
+            if revoked.reason.trim().is_empty() || revoked.reason.len() > MAX_REVOCATION_REASON {
+                return Err(invalid(format!(
+                    "the revocation reason must be 1-{MAX_REVOCATION_REASON} bytes"
+                )));
             }
         }
         check_expiry(Self::KIND, self.expires_at, now)

@@ -6,8 +6,9 @@
 //! - `GET /v1/releases/{app}/{sequence}` → a signed release file.
 //!
 //! The caller's credential is its license id: `Authorization: Bearer <license_id>`. Missing
-//! or unknown: 401. A license for another app or channel: 403; so is an expired license,
-//! except for `/v1/license` itself, which is how a console picks up a renewal. Nothing
+//! or unknown: 401. A license for another app or channel: 403; so is an expired or revoked
+//! license, except for `/v1/license` itself, which is how a console picks up a renewal or
+//! learns of the revocation. Nothing
 //! there: 404. Every error is JSON `{"error": {"code", "message"}}`.
 //!
 //! Files are served as they are stored: the console verifies every document against its
@@ -294,6 +295,8 @@ enum ApiError {
     NotEntitled(String),
     #[error("This license expired at {0}; ask the vendor for a renewal.")]
     LicenseExpired(String),
+    #[error("The vendor revoked this license: {0}")]
+    LicenseRevoked(String),
     #[error("{0}")]
     NotFound(String),
     #[error("This api host takes no request bodies.")]
@@ -311,6 +314,7 @@ impl ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::NotEntitled(_) => (StatusCode::FORBIDDEN, "not_entitled"),
             ApiError::LicenseExpired(_) => (StatusCode::FORBIDDEN, "license_expired"),
+            ApiError::LicenseRevoked(_) => (StatusCode::FORBIDDEN, "license_revoked"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::BodyNotAccepted => (StatusCode::PAYLOAD_TOO_LARGE, "body_not_accepted"),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -346,7 +350,11 @@ struct Licensee {
 }
 
 impl Licensee {
-    fn check_not_expired(&self, now: OffsetDateTime) -> Result<(), ApiError> {
+    /// Whether the license may still take releases: not revoked, not expired.
+    fn check_current(&self, now: OffsetDateTime) -> Result<(), ApiError> {
+        if let Some(revoked) = &self.license.revoked {
+            return Err(ApiError::LicenseRevoked(revoked.reason.clone()));
+        }
         if now >= self.license.expires_at {
             return Err(ApiError::LicenseExpired(
                 self.license
@@ -404,7 +412,7 @@ async fn channel_index(
             license.channel
         )));
     }
-    licensee.check_not_expired(OffsetDateTime::now_utc())?;
+    licensee.check_current(OffsetDateTime::now_utc())?;
     let app = license.app_id.clone();
     let file = read(vendor, move |vendor| vendor.read_index(&app, &channel)).await?;
     let file = file.ok_or_else(|| {
@@ -429,7 +437,7 @@ async fn release_file(
             license.app_id
         )));
     }
-    licensee.check_not_expired(OffsetDateTime::now_utc())?;
+    licensee.check_current(OffsetDateTime::now_utc())?;
     let file = read(vendor, move |vendor| vendor.read_release(&app, sequence)).await?;
     let not_found = || {
         ApiError::NotFound(format!(

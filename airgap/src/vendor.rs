@@ -1,16 +1,17 @@
-//! The vendor directory: what `license issue --root` and `channel publish` write and what
-//! `serve` reads. Plain files, so a vendor can back it up, look into it, or serve it with
+//! The vendor directory: what `license issue --root`, `license revoke`, `channel publish`
+//! and `channel advise` write and what `serve` reads. Plain files, so a vendor can back it up, look into it, or serve it with
 //! anything else:
 //!
 //! ```text
 //! VENDORDIR/
 //!   licenses/<license_id>.json            the latest signed license with that id (mode 0600:
 //!                                         it holds registry credentials); issuing a license
-//!                                         again with the same id replaces it
-//!   channels/<app>/<channel>/index.json   the signed channel index of one app's channel
+//!                                         again with the same id replaces it, `license
+//!                                         revoke` signs it again marked revoked
+//!   channels/<app>/<channel>/index.json   the signed channel index of one app's channel,
+//!                                         with its advisories (`channel advise`)
 //!   releases/<app>/<sequence>.json        every published release, byte for byte as signed
-//!   revoked/                              reserved for revoked license ids (not used yet)
-//!   .lock                                 held while `channel publish` writes
+//!   .lock                                 held while a command writes
 //! ```
 //!
 //! Every name in a path is a [safe name](is_safe_name), so no document can point outside
@@ -25,11 +26,11 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::channel::{ChannelIndex, IndexEntry};
+use crate::channel::{Advisory, ChannelIndex, IndexEntry};
 use crate::document::{open, parse_payload, Document, SCHEMA};
 use crate::envelope::{Envelope, VerifyError};
 use crate::keys::SigningKey;
-use crate::license::License;
+use crate::license::{License, Revocation};
 use crate::release::Release;
 
 /// Why the vendor directory could not be read or written, or refused a change.
@@ -87,6 +88,16 @@ pub struct Publication {
     /// Whether the release was already listed (a re-publication that refreshes the index).
     pub already_listed: bool,
     pub release_path: PathBuf,
+    pub index_path: PathBuf,
+}
+
+/// What publishing an advisory did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Advice {
+    pub index_version: u64,
+    pub expires_at: OffsetDateTime,
+    /// Whether an advisory with the same id was replaced.
+    pub replaced: bool,
     pub index_path: PathBuf,
 }
 
@@ -198,12 +209,14 @@ impl VendorDir {
 
         let previous = match read_limited(&index_path, ChannelIndex::MAX_ENVELOPE_BYTES)? {
             None => None,
-            Some(bytes) => Some(open_previous_index(&bytes, &release, key, now).map_err(
-                |source| VendorError::Verify {
-                    what: format!("the current index {}", index_path.display()),
-                    source,
-                },
-            )?),
+            Some(bytes) => Some(
+                open_previous_index(&bytes, &release.app_id, &release.channel, key, now).map_err(
+                    |source| VendorError::Verify {
+                        what: format!("the current index {}", index_path.display()),
+                        source,
+                    },
+                )?,
+            ),
         };
         let digest = file_digest(release_bytes);
         if let Some(existing) = read_limited(&release_path, Release::MAX_ENVELOPE_BYTES)? {
@@ -234,6 +247,140 @@ impl VendorDir {
             release_path,
             index_path,
         })
+    }
+
+    /// Publishes `advisory` in the index of `app_id`'s `channel`: the next index carries it
+    /// (replacing an advisory with the same id, e.g. to name the release that fixes it),
+    /// signed with `key`, valid until `now + valid_for`. The channel must have an index.
+    pub fn advise(
+        &self,
+        app_id: &str,
+        channel: &str,
+        advisory: Advisory,
+        key: &SigningKey,
+        now: OffsetDateTime,
+        valid_for: time::Duration,
+    ) -> Result<Advice, VendorError> {
+        let index_path = self.index_path(app_id, channel)?;
+        self.check_exists()?;
+        let _lock = self.lock()?;
+        let bytes = read_limited(&index_path, ChannelIndex::MAX_ENVELOPE_BYTES)?.ok_or_else(|| {
+            VendorError::Refused(format!(
+                "the {channel} channel of app {app_id} has no index yet ({}); publish a release first",
+                index_path.display()
+            ))
+        })?;
+        let previous =
+            open_previous_index(&bytes, app_id, channel, key, now).map_err(|source| {
+                VendorError::Verify {
+                    what: format!("the current index {}", index_path.display()),
+                    source,
+                }
+            })?;
+        let mut index = previous.clone();
+        let replaced = match index.advisories.iter_mut().find(|a| a.id == advisory.id) {
+            Some(existing) => {
+                *existing = advisory.clone();
+                true
+            }
+            None => {
+                index.advisories.push(advisory.clone());
+                false
+            }
+        };
+        index.version = previous.version.checked_add(1).ok_or_else(|| {
+            VendorError::Refused(format!(
+                "the {channel} index of app {app_id} is at the largest version"
+            ))
+        })?;
+        index.expires_at = now + valid_for;
+        index.check(now).map_err(|source| VendorError::Verify {
+            what: format!("the advisory {}", advisory.id),
+            source,
+        })?;
+        write_atomic(&index_path, &crate::seal(&index, key).to_bytes(), 0o644)?;
+        Ok(Advice {
+            index_version: index.version,
+            expires_at: index.expires_at,
+            replaced,
+            index_path,
+        })
+    }
+
+    /// Revokes the stored license `license_id`: signs it again with `revoked` set (and
+    /// `issued_at` now, so consoles take it over the copy they hold) and stores it, where
+    /// `serve` hands it to the console's next license sync.
+    pub fn revoke(
+        &self,
+        license_id: &str,
+        reason: &str,
+        key: &SigningKey,
+        now: OffsetDateTime,
+    ) -> Result<(License, PathBuf), VendorError> {
+        let path = self.license_path(license_id)?;
+        self.check_exists()?;
+        let _lock = self.lock()?;
+        let bytes = read_limited(&path, License::MAX_ENVELOPE_BYTES)?.ok_or_else(|| {
+            VendorError::Refused(format!(
+                "no license {license_id} is stored in {} (license issue --root stores it)",
+                self.root.display()
+            ))
+        })?;
+        let what = || format!("the stored license {}", path.display());
+        let envelope = Envelope::parse(&bytes, License::KIND, License::MAX_ENVELOPE_BYTES)
+            .map_err(|source| VendorError::Verify {
+                what: what(),
+                source,
+            })?;
+        let payload = envelope
+            .verify(License::PAYLOAD_TYPE, &key.public())
+            .map_err(|source| VendorError::Verify {
+                what: what(),
+                source,
+            })?;
+        let mut license: License =
+            parse_payload(&payload).map_err(|source| VendorError::Verify {
+                what: what(),
+                source,
+            })?;
+        if license.expires_at <= now {
+            return Err(VendorError::Refused(format!(
+                "license {license_id} already expired; consoles take no updates for it"
+            )));
+        }
+        if let Some(revoked) = &license.revoked {
+            return Err(VendorError::Refused(format!(
+                "license {license_id} is already revoked (at {}: {})",
+                revoked
+                    .at
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+                revoked.reason
+            )));
+        }
+        license.issued_at = now;
+        license.revoked = Some(Revocation {
+            at: now,
+            reason: reason.to_owned(),
+        });
+        license.check(now).map_err(|source| VendorError::Verify {
+            what: format!("the revoked license {license_id}"),
+            source,
+        })?;
+        write_atomic(&path, &crate::seal(&license, key).to_bytes(), 0o600)?;
+        Ok((license, path))
+    }
+
+    /// Refuses a vendor dir that does not exist (commands that change existing documents).
+    fn check_exists(&self) -> Result<(), VendorError> {
+        if self.root.is_dir() {
+            Ok(())
+        } else {
+            Err(VendorError::Refused(format!(
+                "the vendor dir {} does not exist",
+                self.root.display()
+            )))
+        }
     }
 
     /// Takes `.lock` for the life of the returned file, or fails at once if another
@@ -310,6 +457,7 @@ pub fn next_index(
         version,
         expires_at,
         releases,
+        advisories: previous.map(|p| p.advisories.clone()).unwrap_or_default(),
     };
     Ok((index, already_listed))
 }
@@ -378,7 +526,8 @@ pub fn read_limited(path: &Path, limit: usize) -> Result<Option<Vec<u8>>, Vendor
 /// be the index of the release's app and channel.
 fn open_previous_index(
     bytes: &[u8],
-    release: &Release,
+    app_id: &str,
+    channel: &str,
     key: &SigningKey,
     now: OffsetDateTime,
 ) -> Result<ChannelIndex, VerifyError> {
@@ -389,12 +538,12 @@ fn open_previous_index(
         Ok(()) | Err(VerifyError::Expired { .. }) => {}
         Err(e) => return Err(e),
     }
-    if index.app_id != release.app_id || index.channel != release.channel {
+    if index.app_id != app_id || index.channel != channel {
         return Err(VerifyError::InvalidPayload {
             kind: ChannelIndex::KIND,
             reason: format!(
-                "it is the index of app {} channel {}, not of app {} channel {}",
-                index.app_id, index.channel, release.app_id, release.channel
+                "it is the index of app {} channel {}, not of app {app_id} channel {channel}",
+                index.app_id, index.channel
             ),
         });
     }

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use time::macros::datetime;
 use time::OffsetDateTime;
 
-use outpost_airgap::channel::{ChannelIndex, IndexEntry};
+use outpost_airgap::channel::{Advisory, ChannelIndex, IndexEntry, Severity};
 use outpost_airgap::envelope::Signature;
 use outpost_airgap::license::{License, RegistryCredentials};
 use outpost_airgap::release::{ImagePin, Release};
@@ -589,6 +589,370 @@ fn channel_publish_lists_releases_in_sequence_and_refuses_rollbacks() {
     assert_eq!(std::fs::read(&index_path).unwrap(), before);
 }
 
+fn revoke(root: &Path, key: &Path, license_id: &str, reason: &str) -> Run {
+    airgap([
+        "license",
+        "revoke",
+        "--root",
+        path_arg(root),
+        "--key",
+        path_arg(key),
+        "--license-id",
+        license_id,
+        "--reason",
+        reason,
+    ])
+}
+
+/// The `verify` output row that starts with `label`.
+fn summary_row<'a>(run: &'a Run, label: &str) -> &'a str {
+    run.stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no {label:?} row in {run:?}"))
+}
+
+#[test]
+fn license_revoke_re_signs_the_stored_license_once_and_only_with_its_vendor_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = keygen(dir.path());
+    let key_file = keys.join("vendor.key");
+    let pubkey = keys.join("vendor.pub");
+    let trusted = PublicKey::read(&pubkey).unwrap();
+    let root = dir.path().join("vendor");
+    let handed_out = dir.path().join("acme.license");
+    let root_flag = ["--root", path_arg(&root)];
+    ok(issue(
+        &keys,
+        &handed_out,
+        &[&["--license-id", "acme-0002"][..], &root_flag].concat(),
+    ));
+    let stored = root.join("licenses/acme-0002.json");
+    let open_license = |path: &Path| -> License {
+        open(
+            &std::fs::read(path).unwrap(),
+            &trusted,
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap()
+    };
+    let issued = open_license(&stored);
+
+    let before = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let run = ok(revoke(
+        &root,
+        &key_file,
+        "acme-0002",
+        "Contract ended on 2026-04-30",
+    ));
+    assert!(
+        run.stdout
+            .contains("Revoked license acme-0002 of Acme Corp"),
+        "{run:?}"
+    );
+
+    // The same license signed again: revoked, and issued at the revocation so a console
+    // takes it over the copy it holds.
+    let revoked = open_license(&stored);
+    let revocation = revoked
+        .revoked
+        .clone()
+        .expect("the stored license is revoked");
+    assert_eq!(revocation.reason, "Contract ended on 2026-04-30");
+    assert!(
+        before <= revocation.at && revocation.at <= OffsetDateTime::now_utc(),
+        "{revocation:?}"
+    );
+    assert_eq!(revoked.issued_at, revocation.at);
+    assert_eq!(
+        License {
+            issued_at: issued.issued_at,
+            revoked: None,
+            ..revoked.clone()
+        },
+        issued
+    );
+    let mode = std::fs::metadata(&stored).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "a stored license stays private");
+
+    let shown = ok(verify(&stored, &pubkey, &[]));
+    let at = revocation
+        .at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    assert_eq!(
+        summary_row(&shown, "REVOKED").trim(),
+        format!("REVOKED       {at}: Contract ended on 2026-04-30"),
+        "{shown:?}"
+    );
+    let copy = ok(verify(&handed_out, &pubkey, &[]));
+    assert!(!copy.stdout.contains("REVOKED"), "{copy:?}");
+
+    // Revoking twice, or a license the vendor dir does not hold, is refused; nothing changes.
+    let bytes = std::fs::read(&stored).unwrap();
+    let again = revoke(&root, &key_file, "acme-0002", "Revoked again");
+    assert_eq!(again.code, 1, "{again:?}");
+    assert!(
+        again.stderr.contains("already revoked") && again.stderr.contains("Contract ended"),
+        "{again:?}"
+    );
+    assert_eq!(std::fs::read(&stored).unwrap(), bytes);
+    let unknown = revoke(&root, &key_file, "acme-9999", "Never issued");
+    assert_eq!(unknown.code, 1, "{unknown:?}");
+    assert!(
+        unknown.stderr.contains("no license acme-9999 is stored"),
+        "{unknown:?}"
+    );
+    assert!(!root.join("licenses/acme-9999.json").exists());
+
+    // An expired license is refused too: consoles take no updates for it anyway.
+    let key = SigningKey::read(&key_file).unwrap();
+    let expired_path = root.join("licenses/old-0001.json");
+    let expired = License {
+        license_id: "old-0001".into(),
+        issued_at: datetime!(2020-01-01 00:00 UTC),
+        expires_at: datetime!(2021-01-01 00:00 UTC),
+        ..fixture_license(&key)
+    };
+    std::fs::write(&expired_path, seal(&expired, &key).to_bytes()).unwrap();
+    let bytes = std::fs::read(&expired_path).unwrap();
+    let refused = revoke(&root, &key_file, "old-0001", "Too late");
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.stderr.contains("already expired"), "{refused:?}");
+    assert_eq!(std::fs::read(&expired_path).unwrap(), bytes);
+
+    // A blank reason is bad usage; another vendor's key does not verify the stored license.
+    ok(issue(
+        &keys,
+        &dir.path().join("beta.license"),
+        &[&["--license-id", "acme-0003"][..], &root_flag].concat(),
+    ));
+    let current = root.join("licenses/acme-0003.json");
+    let bytes = std::fs::read(&current).unwrap();
+    let blank = revoke(&root, &key_file, "acme-0003", "  ");
+    assert_eq!(blank.code, 2, "{blank:?}");
+    assert!(blank.stderr.contains("--reason"), "{blank:?}");
+    let other = keygen(&dir.path().join("other"));
+    let foreign = revoke(&root, &other.join("vendor.key"), "acme-0003", "Not mine");
+    assert_eq!(foreign.code, 15, "{foreign:?}");
+    assert!(
+        foreign.stderr.contains("signed by an unknown key"),
+        "{foreign:?}"
+    );
+    assert_eq!(std::fs::read(&current).unwrap(), bytes);
+    assert_eq!(open_license(&current).revoked, None);
+}
+
+/// `channel advise` for the demo app's stable channel.
+fn advise(root: &Path, keys: &Path, extra: &[&str]) -> Run {
+    let key = keys.join("vendor.key");
+    let mut args = vec![
+        "channel",
+        "advise",
+        "--root",
+        path_arg(root),
+        "--key",
+        path_arg(&key),
+        "--app",
+        "demo",
+        "--channel",
+        "stable",
+    ];
+    args.extend_from_slice(extra);
+    airgap(args)
+}
+
+#[test]
+fn channel_advise_adds_replaces_and_checks_advisories_in_the_next_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = keygen(dir.path());
+    let key = SigningKey::read(&keys.join("vendor.key")).unwrap();
+    let pubkey = keys.join("vendor.pub");
+    let root = dir.path().join("vendor");
+    let index_path = root.join("channels/demo/stable/index.json");
+    let open_index = || -> ChannelIndex {
+        open(
+            &std::fs::read(&index_path).unwrap(),
+            &key.public(),
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap()
+    };
+    let title = "Remote code execution in the web service";
+    let rce = [
+        "--id",
+        "OSA-2026-0001",
+        "--severity",
+        "high",
+        "--title",
+        title,
+        "--affects",
+        "1",
+        "--fixed-in",
+        "2",
+    ];
+
+    // A channel without an index has nothing to advise about.
+    std::fs::create_dir_all(&root).unwrap();
+    let refused = advise(&root, &keys, &rce);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.stderr.contains("no index yet"), "{refused:?}");
+    assert!(!index_path.exists());
+
+    for sequence in [1, 2] {
+        let release = demo_release(sequence, "stable");
+        let file = write_release(dir.path(), &key, &release, &format!("r{sequence}.json"));
+        ok(publish(&root, &file, &keys));
+    }
+    let published = open_index();
+    assert_eq!(published.version, 2);
+    assert!(published.advisories.is_empty());
+
+    let before = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let run = ok(advise(&root, &keys, &rce));
+    assert!(
+        run.stdout
+            .contains("Advisory OSA-2026-0001 (high) published for demo stable"),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("version 3"), "{run:?}");
+    let advised = open_index();
+    assert_eq!(advised.version, published.version + 1);
+    assert_eq!(advised.releases, published.releases);
+    let published_at = advised.advisories[0].published_at;
+    assert!(before <= published_at && published_at <= OffsetDateTime::now_utc());
+    assert_eq!(
+        advised.advisories,
+        [Advisory {
+            id: "OSA-2026-0001".into(),
+            severity: Severity::High,
+            title: title.into(),
+            text: String::new(),
+            affected: vec![1],
+            fixed_in: Some(2),
+            published_at,
+        }]
+    );
+    let shown = ok(verify(&index_path, &pubkey, &["--min-index-version", "3"]));
+    assert_eq!(
+        summary_row(&shown, "advisories").trim(),
+        format!("advisories    OSA-2026-0001 high affects 1, fixed in 2: {title}"),
+        "{shown:?}"
+    );
+
+    // The same id again replaces the advisory.
+    let run = ok(advise(
+        &root,
+        &keys,
+        &[
+            "--id",
+            "OSA-2026-0001",
+            "--severity",
+            "critical",
+            "--title",
+            "Unauthenticated remote code execution",
+            "--text",
+            "Update to 1.2.0.",
+            "--affects",
+            "1",
+            "--fixed-in",
+            "2",
+        ],
+    ));
+    assert!(run.stdout.contains("(critical) replaced"), "{run:?}");
+    let replaced = open_index();
+    assert_eq!(replaced.version, 4);
+    assert_eq!(replaced.advisories.len(), 1, "{:?}", replaced.advisories);
+    let advisory = &replaced.advisories[0];
+    assert_eq!(
+        (
+            advisory.severity,
+            advisory.title.as_str(),
+            advisory.text.as_str()
+        ),
+        (
+            Severity::Critical,
+            "Unauthenticated remote code execution",
+            "Update to 1.2.0."
+        )
+    );
+    let shown = ok(verify(&index_path, &pubkey, &[]));
+    assert!(
+        shown.stdout.contains("OSA-2026-0001 critical affects 1") && !shown.stdout.contains(title),
+        "{shown:?}"
+    );
+
+    // A release that both is affected and fixes it, a severity clap does not know and a
+    // missing --affects are refused; the index does not change.
+    let bytes = std::fs::read(&index_path).unwrap();
+    let contradiction = advise(
+        &root,
+        &keys,
+        &[
+            "--id",
+            "OSA-2026-0002",
+            "--severity",
+            "low",
+            "--title",
+            "Verbose logs",
+            "--affects",
+            "1-2,4",
+            "--fixed-in",
+            "2",
+        ],
+    );
+    assert_eq!(contradiction.code, 19, "{contradiction:?}");
+    assert!(
+        contradiction
+            .stderr
+            .contains("sequence 2 cannot both be affected and fix it"),
+        "{contradiction:?}"
+    );
+    assert_eq!(std::fs::read(&index_path).unwrap(), bytes);
+    let unknown_severity = advise(
+        &root,
+        &keys,
+        &[
+            "--id",
+            "OSA-2026-0002",
+            "--severity",
+            "urgent",
+            "--title",
+            "Verbose logs",
+            "--affects",
+            "1",
+        ],
+    );
+    assert_eq!(unknown_severity.code, 2, "{unknown_severity:?}");
+    assert!(
+        unknown_severity.stderr.contains("is not a severity"),
+        "{unknown_severity:?}"
+    );
+    let no_affects = advise(
+        &root,
+        &keys,
+        &[
+            "--id",
+            "OSA-2026-0002",
+            "--severity",
+            "low",
+            "--title",
+            "Verbose logs",
+        ],
+    );
+    assert_eq!(no_affects.code, 2, "{no_affects:?}");
+    assert!(no_affects.stderr.contains("--affects"), "{no_affects:?}");
+    assert_eq!(std::fs::read(&index_path).unwrap(), bytes);
+
+    // Publishing the next release keeps the advisories.
+    let third = write_release(dir.path(), &key, &demo_release(3, "stable"), "r3.json");
+    ok(publish(&root, &third, &keys));
+    let next = open_index();
+    assert_eq!(next.version, 5);
+    assert_eq!(next.advisories, replaced.advisories);
+}
+
 #[test]
 fn verify_shows_releases_and_key_rotations() {
     let dir = tempfile::tempdir().unwrap();
@@ -703,6 +1067,7 @@ fn fixture_license(key: &SigningKey) -> License {
             password: "fixture-only-password".into(),
         }),
         vendor_key: key.public().to_base64(),
+        revoked: None,
     }
 }
 
@@ -719,6 +1084,7 @@ fn fixture_index(version: u64, expires_at: OffsetDateTime) -> ChannelIndex {
             digest: format!("sha256:{}", "0".repeat(64)),
             required: false,
         }],
+        advisories: Vec::new(),
     }
 }
 

@@ -10,10 +10,12 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use time::macros::datetime;
+use time::OffsetDateTime;
 
 use outpost_airgap::license::License;
 use outpost_airgap::release::Release;
-use outpost_airgap::{seal, SigningKey};
+use outpost_airgap::vendor::VendorDir;
+use outpost_airgap::{open, seal, SigningKey};
 
 const BIN: &str = env!("CARGO_BIN_EXE_outpost-airgap");
 const STARTUP_LIMIT: Duration = Duration::from_secs(30);
@@ -209,6 +211,7 @@ fn vendor() -> Vendor {
         api_host: None,
         registry: None,
         vendor_key: key.public().to_base64(),
+        revoked: None,
     };
     std::fs::write(
         root.join("licenses/lic-expired.json"),
@@ -469,6 +472,76 @@ async fn the_api_host_serves_each_license_what_it_is_entitled_to_over_tls() {
             "the log holds the credential {id}:\n{log}"
         );
     }
+
+    host.stop();
+}
+
+#[tokio::test]
+async fn a_revoked_license_still_syncs_but_gets_no_index_and_no_release() {
+    let vendor = vendor();
+    let key_file = vendor.root.parent().unwrap().join("keys/vendor.key");
+    let key = SigningKey::read(&key_file).unwrap();
+    let reason = "Contract ended on 2026-04-30";
+    let (revoked, stored) = VendorDir::new(&vendor.root)
+        .revoke("lic-stable", reason, &key, OffsetDateTime::now_utc())
+        .unwrap();
+    assert_eq!(stored, vendor.root.join("licenses/lic-stable.json"));
+    assert!(revoked.revoked.is_some());
+
+    let mut host = ApiHost::start(
+        &vendor.root,
+        &[
+            "--tls-cert",
+            s(&vendor.tls_cert),
+            "--tls-key",
+            s(&vendor.tls_key),
+        ],
+    );
+    let client = client(&vendor.ca_pem);
+
+    // The license sync is how a console learns of the revocation: the revoked license.
+    let response = client
+        .get(host.at("/v1/license"))
+        .bearer_auth("lic-stable")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let body = response.bytes().await.unwrap();
+    assert_eq!(body.as_ref(), std::fs::read(&stored).unwrap().as_slice());
+    let synced: License = open(&body, &key.public(), OffsetDateTime::now_utc()).unwrap();
+    assert_eq!(
+        synced.revoked.as_ref().map(|r| r.reason.as_str()),
+        Some(reason)
+    );
+
+    // Nothing else: no index, no release, with the vendor's reason.
+    for path in ["/v1/channels/stable/index", "/v1/releases/demo/1"] {
+        let response = client
+            .get(host.at(path))
+            .bearer_auth("lic-stable")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 403, "GET {path}");
+        let error: serde_json::Value =
+            serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        assert_eq!(
+            error["error"]["code"], "license_revoked",
+            "GET {path}: {error}"
+        );
+        let message = error["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(reason), "GET {path}: {error}");
+    }
+
+    // Other licenses on the same api host are not affected.
+    let response = client
+        .get(host.at("/v1/releases/demo/2"))
+        .bearer_auth("lic-beta")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
 
     host.stop();
 }

@@ -38,6 +38,9 @@ pub struct ServeConfig {
     pub api_host_ca: Option<PathBuf>,
     /// The outbound log keeps entries this many days.
     pub outbound_log_days: u32,
+    /// `HTTPS_PROXY` / `NO_PROXY` of the console's environment, used for the api host
+    /// while the console setting names no proxy.
+    pub environment_proxy: Option<crate::upstream::ProxyConfig>,
 }
 
 /// One setting as given, before validation: a value per source.
@@ -226,6 +229,18 @@ impl ServeConfig {
             }
         }
 
+        let environment_proxy = crate::upstream::proxy::from_environment(|name| {
+            sources
+                .env
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        })
+        .unwrap_or_else(|e| {
+            errors.push(e);
+            None
+        });
+
         if !errors.is_empty() {
             return Err(ConfigErrors(errors));
         }
@@ -246,6 +261,7 @@ impl ServeConfig {
             },
             api_host_ca: (!api_host_ca.is_empty()).then(|| PathBuf::from(api_host_ca)),
             outbound_log_days: parse_days(&outbound_log_days).expect("validated above"),
+            environment_proxy,
         };
         Ok((config, warnings))
     }

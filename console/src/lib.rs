@@ -20,6 +20,7 @@ pub mod state;
 pub mod store;
 #[cfg(test)]
 mod testing;
+pub mod updates;
 pub mod upstream;
 
 /// The console's version, as reported by the API and the CLI.

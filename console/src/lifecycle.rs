@@ -65,6 +65,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), LifecycleError> {
         &crate::upstream::RecorderConfig {
             extra_ca: config.api_host_ca.clone(),
             retention_days: config.outbound_log_days,
+            environment_proxy: config.environment_proxy.clone(),
         },
     )?;
     let now = unix_now();

@@ -42,6 +42,7 @@ pub fn license(key: &SigningKey, app: &str, days: i64) -> License {
             password: "registry-secret".into(),
         }),
         vendor_key: key.public().to_base64(),
+        revoked: None,
     }
 }
 

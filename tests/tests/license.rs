@@ -35,6 +35,7 @@ fn license_file(
             password: "s3cret-pull-password".into(),
         }),
         vendor_key: key.public().to_base64(),
+        revoked: None,
     };
     let path = dir.join(format!("{name}.json"));
     std::fs::write(&path, seal(&license, key).to_bytes())?;

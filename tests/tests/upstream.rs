@@ -181,6 +181,7 @@ impl Vendor {
                 password: REGISTRY_PASSWORD.into(),
             }),
             vendor_key: self.key.public().to_base64(),
+            revoked: None,
         };
         let bytes = seal(&license, &self.key).to_bytes();
         VendorDir::new(&self.root).store_license(LICENSE_ID, &bytes)?;

@@ -39,6 +39,8 @@ enum Command {
 enum LicenseCommand {
     /// Sign a license for a customer.
     Issue(Box<license::IssueArgs>),
+    /// Revoke a license stored in the vendor dir (consoles learn it at their next sync).
+    Revoke(license::RevokeArgs),
 }
 
 #[derive(Subcommand)]
@@ -51,6 +53,8 @@ enum ReleaseCommand {
 enum ChannelCommand {
     /// Publish a signed release on its channel: store it and sign the next index.
     Publish(channel::PublishArgs),
+    /// Publish a security advisory in a channel's index.
+    Advise(channel::AdviseArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +63,8 @@ fn main() -> ExitCode {
     let (name, result): (&str, Result<(), CliError>) = match cli.command {
         Command::Keygen(args) => ("keygen", keygen::keygen(args)),
         Command::License(LicenseCommand::Issue(args)) => ("license issue", license::issue(*args)),
+        Command::License(LicenseCommand::Revoke(args)) => ("license revoke", license::revoke(args)),
+        Command::Channel(ChannelCommand::Advise(args)) => ("channel advise", channel::advise(args)),
         Command::Channel(ChannelCommand::Publish(args)) => {
             ("channel publish", channel::publish(args))
         }

@@ -1,9 +1,11 @@
-//! `outpost-airgap channel publish`: puts a signed release on its channel in the vendor dir.
+//! `outpost-airgap channel publish` puts a signed release on its channel in the vendor
+//! dir; `channel advise` publishes a security advisory in a channel's index.
 
 use std::path::PathBuf;
 
 use super::license::rfc3339;
 use super::{now, read_document, CliError};
+use crate::channel::{Advisory, Severity, MAX_AFFECTED};
 use crate::document::Document;
 use crate::keys::SigningKey;
 use crate::release::Release;
@@ -62,6 +64,127 @@ pub fn publish(args: PublishArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Arguments of `channel advise`.
+#[derive(Debug, clap::Args)]
+pub struct AdviseArgs {
+    /// The vendor dir; the channel must have an index there.
+    #[arg(long, value_name = "VENDORDIR")]
+    pub root: PathBuf,
+    /// The vendor's private key (vendor.key): the current index must verify with it, and
+    /// it signs the next one.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    #[arg(long, value_name = "ID")]
+    pub app: String,
+    #[arg(long, value_name = "CHANNEL")]
+    pub channel: String,
+    /// The advisory's id (OSA-2026-0001). Advising again with the same id replaces it.
+    #[arg(long, value_name = "ID")]
+    pub id: String,
+    /// low, medium, high or critical.
+    #[arg(long)]
+    pub severity: Severity,
+    /// One line consoles show in banners and lists.
+    #[arg(long)]
+    pub title: String,
+    /// What it is and what to do.
+    #[arg(long, default_value = "")]
+    pub text: String,
+    /// The affected release sequences: a list and ranges, e.g. `1,2` or `1-3,5`.
+    // The full path keeps clap from taking `Vec` as "the flag repeats": the parser
+    // already yields the whole list, and `Vec<u64>` would panic on access.
+    #[arg(long, value_name = "SEQUENCES", value_parser = parse_sequences)]
+    pub affects: ::std::vec::Vec<u64>,
+    /// The first release sequence that fixes it.
+    #[arg(long, value_name = "SEQUENCE")]
+    pub fixed_in: Option<u64>,
+    /// How long the new index stays valid (as for `channel publish`).
+    #[arg(long, value_name = "DURATION", default_value = "14d", value_parser = parse_duration)]
+    pub expires_in: time::Duration,
+}
+
+/// Signs the channel's next index with the advisory in it.
+pub fn advise(args: AdviseArgs) -> Result<(), CliError> {
+    let key = SigningKey::read(&args.key)?;
+    let now = now();
+    let advisory = Advisory {
+        id: args.id,
+        severity: args.severity,
+        title: args.title,
+        text: args.text,
+        affected: args.affects,
+        fixed_in: args.fixed_in,
+        published_at: now,
+    };
+    let vendor = VendorDir::new(&args.root);
+    let advice = vendor.advise(
+        &args.app,
+        &args.channel,
+        advisory.clone(),
+        &key,
+        now,
+        args.expires_in,
+    )?;
+    let verb = if advice.replaced {
+        "replaced"
+    } else {
+        "published"
+    };
+    let fixed = advisory.fixed_in.map_or_else(
+        || "not fixed yet".to_owned(),
+        |s| format!("fixed in sequence {s}"),
+    );
+    println!(
+        "Advisory {} ({}) {verb} for {} {}: affects sequences {}, {fixed}",
+        advisory.id,
+        advisory.severity.as_str(),
+        args.app,
+        args.channel,
+        advisory
+            .affected
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    println!(
+        "Index: {} version {}, valid until {}",
+        advice.index_path.display(),
+        advice.index_version,
+        rfc3339(advice.expires_at)
+    );
+    Ok(())
+}
+
+/// `1,2`, `1-3,5`: the sequences, increasing and without repeats, at most
+/// [`MAX_AFFECTED`] of them.
+pub fn parse_sequences(text: &str) -> Result<Vec<u64>, String> {
+    let bad = |part: &str| format!("{part:?} is not a sequence or a range such as 3 or 1-4");
+    let mut sequences = std::collections::BTreeSet::new();
+    for part in text.split(',').map(str::trim) {
+        let (first, last) = match part.split_once('-') {
+            Some((a, b)) => (
+                a.trim().parse::<u64>().map_err(|_| bad(part))?,
+                b.trim().parse::<u64>().map_err(|_| bad(part))?,
+            ),
+            None => {
+                let n = part.parse::<u64>().map_err(|_| bad(part))?;
+                (n, n)
+            }
+        };
+        if first > last {
+            return Err(format!("{part:?}: a range goes from low to high"));
+        }
+        if last - first >= MAX_AFFECTED as u64
+            || sequences.len() + (last - first) as usize >= MAX_AFFECTED
+        {
+            return Err(format!("{text:?} lists more than {MAX_AFFECTED} sequences"));
+        }
+        sequences.extend(first..=last);
+    }
+    Ok(sequences.into_iter().collect())
+}
+
 /// `90s`, `30m`, `36h`, `14d`: positive, at most a year.
 pub fn parse_duration(text: &str) -> Result<time::Duration, String> {
     let bad = || format!("{text:?} is not a duration such as 14d, 36h, 30m or 90s");
@@ -90,6 +213,25 @@ pub fn parse_duration(text: &str) -> Result<time::Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sequence_lists_and_ranges() {
+        assert_eq!(parse_sequences("3").unwrap(), [3]);
+        assert_eq!(parse_sequences("1-3,5").unwrap(), [1, 2, 3, 5]);
+        assert_eq!(parse_sequences("5, 2-3 ,3").unwrap(), [2, 3, 5]);
+        for bad in [
+            "",
+            "a",
+            "3-1",
+            "1-",
+            "-1",
+            "1,,2",
+            "0-5000",
+            "1-18446744073709551615",
+        ] {
+            assert!(parse_sequences(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn durations() {

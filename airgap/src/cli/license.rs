@@ -1,4 +1,5 @@
-//! `outpost-airgap license issue`: signs a license for one customer.
+//! `outpost-airgap license issue` signs a license for one customer; `license revoke`
+//! revokes one stored in the vendor dir.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -82,6 +83,43 @@ pub struct IssueArgs {
     pub root: Option<PathBuf>,
 }
 
+/// Arguments of `license revoke`.
+#[derive(Debug, clap::Args)]
+pub struct RevokeArgs {
+    /// The vendor dir that stores the license (licenses/<license_id>.json).
+    #[arg(long, value_name = "VENDORDIR")]
+    pub root: PathBuf,
+    /// The vendor's private key (vendor.key): the stored license must verify with it.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    #[arg(long, value_name = "ID")]
+    pub license_id: String,
+    /// Why, as the customer's admins will read it.
+    #[arg(long)]
+    pub reason: String,
+}
+
+/// Revokes a stored license: the api host serves the revoked license to the console's
+/// next sync, and no more releases.
+pub fn revoke(args: RevokeArgs) -> Result<(), CliError> {
+    let key = SigningKey::read(&args.key)?;
+    let reason = args.reason.trim();
+    if reason.is_empty() || reason.len() > crate::license::MAX_REVOCATION_REASON {
+        return Err(CliError::Invalid(format!(
+            "--reason must be 1-{} bytes",
+            crate::license::MAX_REVOCATION_REASON
+        )));
+    }
+    let (license, path) =
+        VendorDir::new(&args.root).revoke(&args.license_id, reason, &key, now())?;
+    println!(
+        "Revoked license {} of {} (app {}); consoles learn it at their next license sync",
+        license.license_id, license.customer, license.app_id
+    );
+    println!("Stored {}", path.display());
+    Ok(())
+}
+
 /// Signs the license described by `args`, checked as a console would check it, and
 /// writes it to `--out` (and the vendor dir with `--root`).
 pub fn issue(args: IssueArgs) -> Result<(), CliError> {
@@ -125,6 +163,7 @@ pub fn issue(args: IssueArgs) -> Result<(), CliError> {
         api_host: args.api_host,
         registry,
         vendor_key: key.public().to_base64(),
+        revoked: None,
     };
     license
         .check(now)

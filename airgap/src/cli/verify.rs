@@ -197,6 +197,12 @@ pub fn summary(verified: &Verified, trusted: &PublicKey) -> String {
                 " (not the key that signed it)"
             };
             row("vendor key", &format!("{vendor_key}{note}"));
+            if let Some(revoked) = &license.revoked {
+                row(
+                    "REVOKED",
+                    &format!("{}: {}", rfc3339(revoked.at), revoked.reason),
+                );
+            }
         }
         Verified::Release(release) => {
             row("app", &release.app_id);
@@ -239,6 +245,22 @@ pub fn summary(verified: &Verified, trusted: &PublicKey) -> String {
                     &format!(
                         "{} {} {}{required}",
                         entry.sequence, entry.version, entry.digest
+                    ),
+                );
+            }
+            for (i, advisory) in index.advisories.iter().enumerate() {
+                let affected: Vec<String> = advisory.affected.iter().map(u64::to_string).collect();
+                let fixed = advisory
+                    .fixed_in
+                    .map_or_else(|| "not fixed yet".to_owned(), |s| format!("fixed in {s}"));
+                row(
+                    if i == 0 { "advisories" } else { "" },
+                    &format!(
+                        "{} {} affects {}, {fixed}: {}",
+                        advisory.id,
+                        advisory.severity.as_str(),
+                        affected.join(","),
+                        advisory.title
                     ),
                 );
             }

@@ -66,6 +66,13 @@ pub enum Action {
     AppStopped,
     AppRestarted,
     RegistriesChanged,
+    LicenseSynced,
+    LicenseRevoked,
+    LicenseSyncRefused,
+    UpdateCheckFailed,
+    UpdatesAvailable,
+    AdvisoryPublished,
+    OutboundSettingsChanged,
 }
 
 impl Action {
@@ -106,6 +113,13 @@ impl Action {
             Action::AppStopped => "app.stopped",
             Action::AppRestarted => "app.restarted",
             Action::RegistriesChanged => "registries.changed",
+            Action::LicenseSynced => "license.synced",
+            Action::LicenseRevoked => "license.revoked",
+            Action::LicenseSyncRefused => "license.sync_refused",
+            Action::UpdateCheckFailed => "updates.check_failed",
+            Action::UpdatesAvailable => "updates.available",
+            Action::AdvisoryPublished => "advisory.published",
+            Action::OutboundSettingsChanged => "settings.outbound_changed",
         }
     }
 }

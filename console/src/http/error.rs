@@ -93,6 +93,12 @@ pub enum ApiError {
     #[error("{0}")]
     RegistriesInvalid(String),
     #[error("{0}")]
+    AirgapMode(String),
+    #[error("{0}")]
+    LicenseRevoked(String),
+    #[error("{0}")]
+    SettingsInvalid(String),
+    #[error("{0}")]
     BadRequest(String),
     #[error("There is no such API route.")]
     NotFound,
@@ -152,6 +158,9 @@ impl ApiError {
             ApiError::NotDeployed(_) => (StatusCode::CONFLICT, "not_deployed"),
             ApiError::ContainerNotFound(_) => (StatusCode::NOT_FOUND, "container_not_found"),
             ApiError::RegistriesInvalid(_) => (StatusCode::BAD_REQUEST, "registries_invalid"),
+            ApiError::AirgapMode(_) => (StatusCode::CONFLICT, "airgap_mode"),
+            ApiError::LicenseRevoked(_) => (StatusCode::FORBIDDEN, "license_revoked"),
+            ApiError::SettingsInvalid(_) => (StatusCode::BAD_REQUEST, "settings_invalid"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
@@ -270,6 +279,9 @@ impl From<LicenseError> for ApiError {
             LicenseError::WrongKey { .. } => ApiError::LicenseWrongKey(message),
             LicenseError::Expired { .. } => ApiError::LicenseExpired(message),
             LicenseError::OtherApp { .. } => ApiError::LicenseOtherApp(message),
+            LicenseError::OtherLicense { .. } | LicenseError::Older { .. } => {
+                ApiError::LicenseInvalid(message)
+            }
             LicenseError::KeyConfirmationRequired { .. } => {
                 ApiError::KeyConfirmationRequired(message)
             }
@@ -328,6 +340,7 @@ impl From<UpstreamError> for ApiError {
             | UpstreamError::IndexExpired { .. }
             | UpstreamError::Rollback { .. }
             | UpstreamError::DigestMismatch { .. } => ApiError::IndexInvalid(message),
+            UpstreamError::Airgap(_) => ApiError::AirgapMode(message),
             UpstreamError::Release(e) => e.into(),
             UpstreamError::License(e) => e.into(),
             UpstreamError::Store(e) => e.into(),

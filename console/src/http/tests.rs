@@ -581,6 +581,7 @@ async fn the_license_flow_confirms_the_key_once_and_never_shows_the_password() {
             password: "pull-secret-password".into(),
         }),
         vendor_key: key.public().to_base64(),
+        revoked: None,
     };
     let text = String::from_utf8(seal(&license, &key).to_bytes()).unwrap();
     let post = |path: &str, body: Value| {

@@ -32,8 +32,21 @@ pub enum LicenseError {
     TrustKeyMismatch { given: String, actual: String },
     #[error("the stored license can no longer be verified: {0}")]
     StoredInvalid(VerifyError),
+    #[error("the api host sent license {offered}, but license {loaded} is loaded")]
+    OtherLicense { loaded: String, offered: String },
+    #[error("the api host sent a license issued at {offered}, older than the one loaded (issued at {loaded}); refused as a rollback")]
+    Older { loaded: String, offered: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What a license sync did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Synced {
+    /// The api host holds the license already loaded.
+    Unchanged,
+    /// A newer signing of the license was loaded; what changed, in words.
+    Updated { changes: Vec<String> },
 }
 
 /// What a license file claims, before it is trusted (for the confirmation dialog).
@@ -218,6 +231,102 @@ impl Licenses {
         })
     }
 
+    /// Takes the license the api host holds for this install: it must verify against the
+    /// pinned key, be the loaded license's id and app, and not be older than the loaded one
+    /// (rollback). An expired license is taken too (it is the vendor's word on this
+    /// license; the console then shows it expired). Audited when it changes something or
+    /// is refused.
+    pub fn sync(&self, text: &str, now: i64) -> Result<Synced, LicenseError> {
+        let result = self.try_sync(text, now);
+        if let Err(error) = &result {
+            if !matches!(error, LicenseError::Store(_)) {
+                audit::record(
+                    &self.store,
+                    &Actor::System,
+                    Action::LicenseSyncRefused,
+                    &Source::Local,
+                    &error.to_string(),
+                )?;
+            }
+        }
+        result
+    }
+
+    fn try_sync(&self, text: &str, now: i64) -> Result<Synced, LicenseError> {
+        let current = self.current()?.ok_or_else(|| {
+            LicenseError::StoredInvalid(VerifyError::Malformed("no license is loaded".into()))
+        })?;
+        let record = self.store.current_license()?.ok_or_else(|| {
+            LicenseError::StoredInvalid(VerifyError::Malformed("no license is loaded".into()))
+        })?;
+        if record.envelope == text {
+            return Ok(Synced::Unchanged);
+        }
+        let claimed = claim(text)?;
+        let fingerprint = claimed.key.keyid();
+        if fingerprint != current.fingerprint {
+            return Err(LicenseError::WrongKey {
+                pinned: current.fingerprint,
+                found: fingerprint,
+            });
+        }
+        let license = match verify(&claimed.envelope, &claimed.key, &fingerprint, now) {
+            Ok(license) => license,
+            // Expired, but signed and well-formed: the vendor's current word on it.
+            Err(LicenseError::Expired { .. }) => claimed.license,
+            Err(error) => return Err(error),
+        };
+        let old = &current.license;
+        if license.license_id != old.license_id {
+            return Err(LicenseError::OtherLicense {
+                loaded: old.license_id.clone(),
+                offered: license.license_id,
+            });
+        }
+        if license.app_id != old.app_id {
+            return Err(LicenseError::OtherApp {
+                loaded: old.app_id.clone(),
+                offered: license.app_id,
+            });
+        }
+        if license.issued_at < old.issued_at {
+            return Err(LicenseError::Older {
+                loaded: crate::clock::rfc3339(old.issued_at.unix_timestamp()),
+                offered: crate::clock::rfc3339(license.issued_at.unix_timestamp()),
+            });
+        }
+        let changes = changes(old, &license);
+        self.store.save_license(
+            None,
+            &LicenseRecord {
+                license_id: license.license_id.clone(),
+                app_id: license.app_id.clone(),
+                keyid: fingerprint,
+                envelope: text.to_owned(),
+                loaded_at: now,
+            },
+        )?;
+        let (action, detail) = match (&old.revoked, &license.revoked) {
+            (None, Some(revoked)) => (
+                Action::LicenseRevoked,
+                format!(
+                    "the vendor revoked license {}: {}; the app keeps running, updates are blocked",
+                    license.license_id, revoked.reason
+                ),
+            ),
+            _ => (
+                Action::LicenseSynced,
+                format!(
+                    "license {} synced from the api host: {}",
+                    license.license_id,
+                    changes.join("; ")
+                ),
+            ),
+        };
+        audit::record(&self.store, &Actor::System, action, &Source::Local, &detail)?;
+        Ok(Synced::Updated { changes })
+    }
+
     /// The current license, re-verified against the pinned key. Expiry is not checked
     /// here: an expired license is still shown (with its date) for the admin to replace.
     pub fn current(&self) -> Result<Option<LoadedLicense>, LicenseError> {
@@ -247,6 +356,72 @@ impl Licenses {
             loaded_at: record.loaded_at,
         }))
     }
+}
+
+/// What differs between two signings of a license, in words (never a credential).
+fn changes(old: &License, new: &License) -> Vec<String> {
+    let date = |t: OffsetDateTime| crate::clock::rfc3339(t.unix_timestamp());
+    let nodes = |n: Option<u32>| n.map_or_else(|| "no limit".to_owned(), |n| n.to_string());
+    let mut changes = Vec::new();
+    if old.expires_at != new.expires_at {
+        changes.push(format!(
+            "expiry {} -> {}",
+            date(old.expires_at),
+            date(new.expires_at)
+        ));
+    }
+    if old.max_nodes != new.max_nodes {
+        changes.push(format!(
+            "max nodes {} -> {}",
+            nodes(old.max_nodes),
+            nodes(new.max_nodes)
+        ));
+    }
+    for (name, value) in &new.entitlements {
+        match old.entitlements.get(name) {
+            None => changes.push(format!("entitlement {name} added ({value})")),
+            Some(before) if before != value => {
+                changes.push(format!("entitlement {name} {before} -> {value}"))
+            }
+            Some(_) => {}
+        }
+    }
+    for name in old.entitlements.keys() {
+        if !new.entitlements.contains_key(name) {
+            changes.push(format!("entitlement {name} removed"));
+        }
+    }
+    if old.customer != new.customer {
+        changes.push(format!("customer {} -> {}", old.customer, new.customer));
+    }
+    if old.channel != new.channel {
+        changes.push(format!("channel {} -> {}", old.channel, new.channel));
+    }
+    if old.airgap != new.airgap {
+        changes.push(format!("airgap installs allowed: {}", new.airgap));
+    }
+    if old.api_host != new.api_host {
+        changes.push(format!(
+            "api host {} -> {}",
+            old.api_host.as_deref().unwrap_or("none"),
+            new.api_host.as_deref().unwrap_or("none")
+        ));
+    }
+    if old.registry != new.registry {
+        changes.push("registry credentials changed".into());
+    }
+    match (&old.revoked, &new.revoked) {
+        (None, Some(revoked)) => changes.push(format!("revoked: {}", revoked.reason)),
+        (Some(_), None) => changes.push("revocation lifted".into()),
+        _ => {}
+    }
+    if changes.is_empty() {
+        changes.push(format!(
+            "re-signed at {}, no change of terms",
+            date(new.issued_at)
+        ));
+    }
+    changes
 }
 
 /// Parses the envelope and the claimed key, without trusting either.

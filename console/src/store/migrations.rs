@@ -208,6 +208,30 @@ const MIGRATIONS: &[(u32, &str)] = &[
     );
     "#,
     ),
+    (
+        8,
+        r#"
+    ALTER TABLE channel_index_seen ADD COLUMN expires_at INTEGER;
+    ALTER TABLE channel_index_seen ADD COLUMN payload TEXT;
+    ALTER TABLE outbound_log ADD COLUMN via_proxy TEXT;
+    CREATE TABLE update_checks (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at  INTEGER NOT NULL,
+        finished_at INTEGER,
+        trigger     TEXT NOT NULL,
+        outcome     TEXT,
+        problem     TEXT,
+        error       TEXT,
+        summary     TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE advisories_seen (
+        app_id        TEXT NOT NULL,
+        advisory_id   TEXT NOT NULL,
+        first_seen_at INTEGER NOT NULL,
+        PRIMARY KEY (app_id, advisory_id)
+    );
+    "#,
+    ),
 ];
 
 /// The schema version this binary brings the database to.

@@ -13,6 +13,7 @@ mod nodes;
 mod outbound;
 mod registries;
 mod releases;
+mod updates;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -25,9 +26,10 @@ pub use deployments::{DeploymentRecord, EventRecord, NewDeployment, StepRecord};
 pub use license::{LicenseRecord, VendorKeyRecord};
 pub use migrations::SCHEMA_VERSION;
 pub use nodes::{NodeRecord, TokenRefusal};
-pub use outbound::{OutboundEntry, OutboundOutcome, OutboundRecord};
+pub use outbound::{OutboundEntry, OutboundOutcome, OutboundRecord, StoredIndex};
 pub use registries::{CredentialRecord, RuleRecord};
 pub use releases::ReleaseRecord;
+pub use updates::CheckRecord;
 
 /// Errors from the store. The path or version a reader needs travels with each one.
 #[derive(Debug, thiserror::Error)]

@@ -19,6 +19,18 @@ pub struct OutboundEntry {
     /// A JSON object of the query and body fields.
     pub request_fields: String,
     pub bytes_sent: u64,
+    /// The proxy the request went through (credentials masked), if any.
+    pub via_proxy: Option<String>,
+}
+
+/// An accepted channel index as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredIndex {
+    pub version: u64,
+    pub expires_at: i64,
+    /// The verified payload, as JSON.
+    pub payload: String,
+    pub accepted_at: i64,
 }
 
 /// How a logged request ended: an answer's status, or the error that stopped it.
@@ -41,6 +53,7 @@ pub struct OutboundRecord {
     pub purpose: String,
     pub request_headers: String,
     pub request_fields: String,
+    pub via_proxy: Option<String>,
     pub status: Option<u16>,
     pub error: Option<String>,
     pub bytes_sent: u64,
@@ -61,8 +74,8 @@ impl Store {
         tx.execute("DELETE FROM outbound_log WHERE at < ?1", [delete_before])?;
         tx.execute(
             "INSERT INTO outbound_log (at, method, url, purpose, request_headers, request_fields,
-                 status, error, bytes_sent, bytes_received, duration_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL, ?7, 0, 0)",
+                 via_proxy, status, error, bytes_sent, bytes_received, duration_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, NULL, ?8, 0, 0)",
             params![
                 entry.at,
                 entry.method,
@@ -70,6 +83,7 @@ impl Store {
                 entry.purpose,
                 entry.request_headers,
                 entry.request_fields,
+                entry.via_proxy,
                 entry.bytes_sent as i64
             ],
         )?;
@@ -110,7 +124,7 @@ impl Store {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT id, at, method, url, purpose, request_headers, request_fields, status, error,
-                    bytes_sent, bytes_received, duration_ms
+                    bytes_sent, bytes_received, duration_ms, via_proxy
              FROM outbound_log WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![before.unwrap_or(i64::MAX), limit], |row| {
@@ -127,6 +141,7 @@ impl Store {
                 bytes_sent: row.get::<_, i64>(9)? as u64,
                 bytes_received: row.get::<_, i64>(10)? as u64,
                 duration_ms: row.get::<_, i64>(11)? as u64,
+                via_proxy: row.get(12)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -152,6 +167,41 @@ impl Store {
         )?)
     }
 
+    /// The console setting `name`, if set.
+    pub fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT value FROM console_settings WHERE name = ?1",
+                [name],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Sets (`Some`) or clears (`None`) each named console setting, all in one transaction.
+    pub fn set_settings(
+        &self,
+        settings: &[(&str, Option<&str>)],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        for (name, value) in settings {
+            match value {
+                Some(value) => tx.execute(
+                    "INSERT INTO console_settings (name, value, updated_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value,
+                         updated_at = excluded.updated_at",
+                    params![name, value, now],
+                )?,
+                None => tx.execute("DELETE FROM console_settings WHERE name = ?1", [name])?,
+            };
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// The highest channel index version accepted for an app's channel.
     pub fn channel_index_seen(
         &self,
@@ -167,6 +217,63 @@ impl Store {
             )
             .optional()?
             .map(|v| v as u64))
+    }
+
+    /// Stores an accepted channel index (its verified payload as JSON) unless a newer one
+    /// is stored; the stored version only grows. Returns the highest version now stored.
+    pub fn record_channel_index(
+        &self,
+        app_id: &str,
+        channel: &str,
+        index: &StoredIndex,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let conn = self.lock();
+        conn.execute(
+            "INSERT INTO channel_index_seen (app_id, channel, version, seen_at, expires_at, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (app_id, channel) DO UPDATE SET version = excluded.version,
+                 seen_at = excluded.seen_at, expires_at = excluded.expires_at,
+                 payload = excluded.payload
+             WHERE excluded.version >= channel_index_seen.version",
+            params![
+                app_id,
+                channel,
+                index.version as i64,
+                now,
+                index.expires_at,
+                index.payload
+            ],
+        )?;
+        Ok(conn.query_row(
+            "SELECT version FROM channel_index_seen WHERE app_id = ?1 AND channel = ?2",
+            params![app_id, channel],
+            |row| row.get::<_, i64>(0),
+        )? as u64)
+    }
+
+    /// The last accepted channel index of an app's channel, if one was stored.
+    pub fn channel_index(
+        &self,
+        app_id: &str,
+        channel: &str,
+    ) -> Result<Option<StoredIndex>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT version, expires_at, payload, seen_at FROM channel_index_seen
+                 WHERE app_id = ?1 AND channel = ?2 AND payload IS NOT NULL",
+                params![app_id, channel],
+                |row| {
+                    Ok(StoredIndex {
+                        version: row.get::<_, i64>(0)? as u64,
+                        expires_at: row.get(1)?,
+                        payload: row.get(2)?,
+                        accepted_at: row.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
     }
 
     /// Records that index `version` of an app's channel was accepted; the stored version

@@ -9,6 +9,7 @@
 //! the reporting headers of [`Upstream::headers`]; nothing else.
 
 mod mask;
+pub mod proxy;
 mod recorder;
 
 use std::collections::BTreeMap;
@@ -25,15 +26,16 @@ use reqwest::{Method, Url};
 use time::OffsetDateTime;
 
 pub use mask::MASK;
+pub use proxy::{NoProxy, ProxyConfig, ProxySource};
 pub use recorder::{
     Answer, Outbound, Recorder, RecorderConfig, SendError, SetupError, CONNECT_TIMEOUT,
     READ_TIMEOUT,
 };
 
 use crate::audit::{self, Action, Actor, Source};
-use crate::license::{LicenseError, Licenses};
+use crate::license::{LicenseError, Licenses, Synced};
 use crate::releases::{ReleaseError, Releases};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StoredIndex};
 
 /// How many days the outbound log keeps an entry unless configured otherwise.
 pub const DEFAULT_OUTBOUND_LOG_DAYS: u32 = 30;
@@ -51,6 +53,30 @@ pub const HEADER_NODE_COUNT: &str = "X-Outpost-Node-Count";
 
 /// The console setting that holds this install's instance id.
 const INSTANCE_ID_SETTING: &str = "instance_id";
+/// The console setting that turns airgap mode on (`on`) or off (absent).
+pub const AIRGAP_SETTING: &str = "airgap_mode";
+
+/// Why the console is in airgap mode, if it is: the admin's setting, or a license that
+/// allows airgap installs and names no api host. Read at every send.
+pub fn airgap_mode(store: &Store) -> Result<Option<String>, StoreError> {
+    if store.setting(AIRGAP_SETTING)?.as_deref() == Some("on") {
+        return Ok(Some("set by the admin".into()));
+    }
+    // The stored license was verified when it was loaded; only its claims matter here.
+    let license = store.current_license()?.and_then(|record| {
+        let envelope = outpost_airgap::Envelope::parse(
+            record.envelope.as_bytes(),
+            License::KIND,
+            License::MAX_ENVELOPE_BYTES,
+        )
+        .ok()?;
+        outpost_airgap::document::parse_payload::<License>(&envelope.payload_unverified().ok()?)
+            .ok()
+    });
+    Ok(license
+        .filter(|l| l.airgap && l.api_host.is_none())
+        .map(|_| "the license is for airgap installs only".into()))
+}
 /// How much of an api host's error message is kept.
 const MAX_REMOTE_MESSAGE: usize = 300;
 
@@ -99,6 +125,8 @@ pub enum UpstreamError {
     Log(SendError),
     #[error("the console failed inside: {0}")]
     Task(String),
+    #[error("airgap mode is on ({0}): the console sends nothing to the api host")]
+    Airgap(String),
     #[error(transparent)]
     License(#[from] LicenseError),
     #[error(transparent)]
@@ -112,10 +140,10 @@ impl UpstreamError {
     /// served, or a missing license).
     pub fn is_internal(&self) -> bool {
         match self {
-            UpstreamError::Log(_)
-            | UpstreamError::Task(_)
-            | UpstreamError::License(_)
-            | UpstreamError::Store(_) => true,
+            UpstreamError::Log(_) | UpstreamError::Task(_) | UpstreamError::Store(_) => true,
+            UpstreamError::License(e) => {
+                matches!(e, LicenseError::Store(_) | LicenseError::StoredInvalid(_))
+            }
             UpstreamError::Release(e) => !e.is_refusal(),
             _ => false,
         }
@@ -124,6 +152,7 @@ impl UpstreamError {
     fn from_send(error: SendError) -> UpstreamError {
         match error {
             SendError::Log(_) => UpstreamError::Log(error),
+            SendError::Airgap(why) => UpstreamError::Airgap(why),
             SendError::Tls { .. } => UpstreamError::Tls(error),
             SendError::TooLarge { .. } => UpstreamError::TooLarge(error),
             SendError::Connect { .. } | SendError::Timeout { .. } | SendError::Transfer { .. } => {
@@ -136,6 +165,8 @@ impl UpstreamError {
 /// What one fetch did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchSummary {
+    /// The channel index that was accepted.
+    pub index: ChannelIndex,
     /// The version of the channel index that was accepted.
     pub index_version: u64,
     /// Sequences loaded by this fetch.
@@ -218,6 +249,11 @@ impl Upstream {
         ]
     }
 
+    /// The recorder, for settings that change how requests go out.
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
     /// Fetches the licensed channel's index and every listed release not loaded yet.
     /// `installed_sequence` is the release running now, reported to the api host.
     /// Audited, whatever the outcome.
@@ -228,8 +264,9 @@ impl Upstream {
         source: &Source,
         now: i64,
     ) -> Result<FetchSummary, UpstreamError> {
-        let _one_at_a_time = self.fetching.lock().await;
-        let result = self.try_fetch(installed_sequence, actor, source, now).await;
+        let result = self
+            .fetch_unaudited(installed_sequence, actor, source, now)
+            .await;
         let (action, detail) = match &result {
             Ok(summary) => (Action::ReleasesFetched, describe(summary)),
             Err(error) if error.is_internal() => return result,
@@ -239,6 +276,59 @@ impl Upstream {
         let (actor, source) = (actor.clone(), source.clone());
         blocking(move || Ok(audit::record(&store, &actor, action, &source, &detail)?)).await?;
         result
+    }
+
+    /// As [`Upstream::fetch_releases`], without the audit entry (an update check audits
+    /// what it found itself). Each release loaded is audited as always.
+    pub async fn fetch_unaudited(
+        &self,
+        installed_sequence: Option<u64>,
+        actor: &Actor,
+        source: &Source,
+        now: i64,
+    ) -> Result<FetchSummary, UpstreamError> {
+        let _one_at_a_time = self.fetching.lock().await;
+        self.try_fetch(installed_sequence, actor, source, now).await
+    }
+
+    /// Syncs the license from the api host (`GET /v1/license`): a renewal, changed terms
+    /// or a revocation take effect; an older or foreign license is refused.
+    pub async fn sync_license(
+        &self,
+        installed_sequence: Option<u64>,
+        now: i64,
+    ) -> Result<Synced, UpstreamError> {
+        let _one_at_a_time = self.fetching.lock().await;
+        let (licenses, store) = (self.licenses.clone(), self.store.clone());
+        let (license, node_count) = blocking(move || {
+            let license = licenses.current()?.ok_or(UpstreamError::NoLicense)?.license;
+            Ok((license, store.nodes()?.len()))
+        })
+        .await?;
+        let base = api_host_base(&license)?;
+        let url = join(&base, "v1/license")?;
+        let shown_url = mask::url(&url);
+        let answer = self
+            .recorder
+            .send(Outbound {
+                method: Method::GET,
+                url,
+                purpose: "license sync".into(),
+                headers: self.headers(&license.license_id, installed_sequence, node_count),
+                body: None,
+                timeout: INDEX_TIMEOUT,
+                max_response_bytes: License::MAX_ENVELOPE_BYTES,
+            })
+            .await
+            .map_err(UpstreamError::from_send)?;
+        let body = accepted(answer, &shown_url)?;
+        let text = String::from_utf8(body).map_err(|_| {
+            UpstreamError::License(LicenseError::Invalid(VerifyError::Malformed(
+                "the license file is not UTF-8 text".into(),
+            )))
+        })?;
+        let licenses = self.licenses.clone();
+        blocking(move || Ok(licenses.sync(&text, now)?)).await
     }
 
     async fn try_fetch(
@@ -293,14 +383,19 @@ impl Upstream {
             found: index.version,
             seen: seen.unwrap_or_default(),
         })?;
-        let (store, app, channel, version) = (
+        let stored = StoredIndex {
+            version: index.version,
+            expires_at: index.expires_at.unix_timestamp(),
+            payload: serde_json::to_string(&index)
+                .map_err(|e| UpstreamError::Task(e.to_string()))?,
+            accepted_at: now,
+        };
+        let (store, app, channel) = (
             self.store.clone(),
             license.app_id.clone(),
             license.channel.clone(),
-            index.version,
         );
-        blocking(move || Ok(store.record_channel_index_seen(&app, &channel, version, now)?))
-            .await?;
+        blocking(move || Ok(store.record_channel_index(&app, &channel, &stored, now)?)).await?;
 
         let releases = self.releases.clone();
         let loaded: BTreeMap<u64, String> = blocking(move || {
@@ -313,6 +408,7 @@ impl Upstream {
         .await?;
 
         let mut summary = FetchSummary {
+            index: index.clone(),
             index_version: index.version,
             fetched: Vec::new(),
             present: Vec::new(),

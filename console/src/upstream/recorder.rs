@@ -7,13 +7,14 @@
 //! one, so a request cannot be sent without being logged.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, Url};
 use serde_json::{Map, Value};
 
 use super::mask;
+use super::proxy::ProxyConfig;
 use crate::clock;
 use crate::store::{OutboundEntry, OutboundOutcome, Store, StoreError};
 
@@ -32,6 +33,8 @@ pub struct RecorderConfig {
     pub extra_ca: Option<PathBuf>,
     /// Log entries older than this many days are deleted.
     pub retention_days: u32,
+    /// The proxy from the console's environment, used while no console setting names one.
+    pub environment_proxy: Option<ProxyConfig>,
 }
 
 /// Why the recorder could not be set up.
@@ -70,6 +73,8 @@ pub struct Answer {
 /// Why a request got no complete answer. The URL is the logged (masked) one.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SendError {
+    #[error("airgap mode is on ({0}): the console opens no connection outside the install")]
+    Airgap(String),
     #[error("the outbound log could not be written, so nothing was sent: {0}")]
     Log(String),
     #[error("cannot reach {url}: {reason}")]
@@ -87,8 +92,17 @@ pub enum SendError {
 /// The outbound client and its log.
 pub struct Recorder {
     store: Arc<Store>,
-    client: reqwest::Client,
+    /// Rebuilt when the proxy changes; a request uses the client it started with.
+    client: RwLock<Arc<Client>>,
+    extra_ca: Vec<reqwest::Certificate>,
+    environment_proxy: Option<ProxyConfig>,
     retention_days: u32,
+}
+
+/// A client and the proxy it sends through.
+struct Client {
+    http: reqwest::Client,
+    proxy: Option<ProxyConfig>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -102,29 +116,46 @@ impl std::fmt::Debug for Recorder {
 impl Recorder {
     /// Builds the client: HTTPS only, the system's CA roots plus `extra_ca`, bounded
     /// connect and read timeouts, no redirects (each request is exactly one logged
-    /// exchange), and `HTTPS_PROXY` when set.
+    /// exchange), through the environment's proxy until [`Recorder::use_proxy`] sets one.
     pub fn new(store: Arc<Store>, config: &RecorderConfig) -> Result<Recorder, SetupError> {
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
-            .tls_built_in_webpki_certs(false)
-            .tls_built_in_native_certs(true)
-            .https_only(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(READ_TIMEOUT);
-        if let Some(path) = &config.extra_ca {
-            for certificate in read_ca_file(path)? {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
-        let client = builder
-            .build()
-            .map_err(|e| SetupError::Client(error_chain(&e)))?;
+        let extra_ca = match &config.extra_ca {
+            Some(path) => read_ca_file(path)?,
+            None => Vec::new(),
+        };
+        let client = build_client(&extra_ca, config.environment_proxy.clone())?;
         Ok(Recorder {
             store,
-            client,
+            client: RwLock::new(Arc::new(client)),
+            extra_ca,
+            environment_proxy: config.environment_proxy.clone(),
             retention_days: config.retention_days,
         })
+    }
+
+    /// Sends through `setting` from now on, or through the environment's proxy (if any)
+    /// when `None`. Requests under way finish as they started.
+    pub fn use_proxy(&self, setting: Option<ProxyConfig>) -> Result<(), SetupError> {
+        let proxy = setting.or_else(|| self.environment_proxy.clone());
+        let client = build_client(&self.extra_ca, proxy)?;
+        *self.client.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(client);
+        Ok(())
+    }
+
+    /// The proxy requests go through now (before `NO_PROXY`), if any.
+    pub fn proxy(&self) -> Option<ProxyConfig> {
+        self.current().proxy.clone()
+    }
+
+    /// The proxy from the console's environment, if any.
+    pub fn environment_proxy(&self) -> Option<&ProxyConfig> {
+        self.environment_proxy.as_ref()
+    }
+
+    fn current(&self) -> Arc<Client> {
+        self.client
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Deletes log entries past retention (at start; every send does it too).
@@ -157,6 +188,11 @@ impl Recorder {
             logged.push(("Content-Length", bytes.len().to_string()));
         }
         let shown_url = mask::url(&url);
+        let client = self.current();
+        let via_proxy = client
+            .proxy
+            .as_ref()
+            .and_then(|proxy| proxy.for_url(&url).map(|_| proxy.shown()));
         let at = clock::unix_now();
         let entry = OutboundEntry {
             at,
@@ -168,16 +204,27 @@ impl Recorder {
             request_fields: mask::fields(body.as_ref().map(|(f, _)| f).unwrap_or(&Map::new()))
                 .to_string(),
             bytes_sent: request_size(&method, &url, &logged, body.as_ref().map(|(_, b)| b)),
+            via_proxy,
         };
         let store = self.store.clone();
         let cutoff = self.cutoff(at);
-        let id = tokio::task::spawn_blocking(move || store.begin_outbound(&entry, cutoff))
-            .await
-            .map_err(|e| SendError::Log(e.to_string()))?
-            .map_err(|e| SendError::Log(e.to_string()))?;
+        // Airgap mode is read from the store at every send, so it holds the moment it is
+        // set (or a license implies it), with nothing to keep in step.
+        let id = tokio::task::spawn_blocking(move || {
+            if let Some(why) =
+                super::airgap_mode(&store).map_err(|e| SendError::Log(e.to_string()))?
+            {
+                return Err(SendError::Airgap(why));
+            }
+            store
+                .begin_outbound(&entry, cutoff)
+                .map_err(|e| SendError::Log(e.to_string()))
+        })
+        .await
+        .map_err(|e| SendError::Log(e.to_string()))??;
 
         let started = Instant::now();
-        let mut builder = self.client.request(method, url).timeout(timeout);
+        let mut builder = client.http.request(method, url).timeout(timeout);
         for (name, value) in &headers {
             builder = builder.header(*name, value);
         }
@@ -210,6 +257,36 @@ impl Recorder {
     fn cutoff(&self, now: i64) -> i64 {
         now - i64::from(self.retention_days) * SECONDS_PER_DAY
     }
+}
+
+/// The HTTPS client of [`Recorder::new`], through `proxy` (and its `NO_PROXY`) if any.
+fn build_client(
+    extra_ca: &[reqwest::Certificate],
+    proxy: Option<ProxyConfig>,
+) -> Result<Client, SetupError> {
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_webpki_certs(false)
+        .tls_built_in_native_certs(true)
+        .https_only(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(READ_TIMEOUT)
+        // Only the proxy decided here: never one reqwest finds by itself.
+        .no_proxy();
+    for certificate in extra_ca {
+        builder = builder.add_root_certificate(certificate.clone());
+    }
+    if let Some(config) = &proxy {
+        let config = config.clone();
+        builder = builder.proxy(reqwest::Proxy::custom(move |url| {
+            config.for_url(url).cloned()
+        }));
+    }
+    let http = builder
+        .build()
+        .map_err(|e| SetupError::Client(error_chain(&e)))?;
+    Ok(Client { http, proxy })
 }
 
 /// What came back: the status if an answer started, the bytes received, and the body or
