@@ -58,7 +58,7 @@ pub fn collect(data_dir: &Path, engine: Option<&EngineInfo>) -> Facts {
         disks,
         docker: engine.map(EngineInfo::docker_facts),
         addresses: addresses(),
-        listening_ports: listening_ports(),
+        listening_ports: host_listening_ports(),
     }
 }
 
@@ -173,7 +173,7 @@ fn native_words(hex: &str, bytes: &mut [u8]) -> Option<()> {
 /// The ports held on this host, from the four `/proc/net` tables; a table that cannot be
 /// read (no IPv6, say) adds nothing. Read line by line: on a busy host the tables also list
 /// every connection.
-fn listening_ports() -> Vec<ListeningPort> {
+pub fn host_listening_ports() -> Vec<ListeningPort> {
     let tables = [
         ("/proc/net/tcp", SocketTable::Tcp),
         ("/proc/net/tcp6", SocketTable::Tcp6),
@@ -414,7 +414,7 @@ mod tests {
     fn this_hosts_listeners_are_reported() {
         let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let ports = listening_ports();
+        let ports = host_listening_ports();
         let tcp_port = port(tcp.local_addr().unwrap().port(), "tcp", "127.0.0.1");
         let udp_port = port(udp.local_addr().unwrap().port(), "udp", "127.0.0.1");
         assert!(ports.contains(&tcp_port), "{tcp_port:?} not in {ports:?}");
@@ -422,7 +422,7 @@ mod tests {
         // A connected client socket holds no port worth reporting.
         let client = std::net::TcpStream::connect(tcp.local_addr().unwrap()).unwrap();
         let client_port = client.local_addr().unwrap().port();
-        assert!(!listening_ports()
+        assert!(!host_listening_ports()
             .iter()
             .any(|p| p.port == client_port && p.protocol == "tcp"));
     }

@@ -129,6 +129,12 @@ pub enum Command {
         host: String,
         ca_pem: String,
     },
+    /// Check that an image is in the node's image store, pulling nothing (airgap mode).
+    EnsureImage {
+        reference: String,
+    },
+    /// The ports held on the node now (the network report's live checks).
+    ListeningPorts,
     #[serde(other)]
     Unknown,
 }

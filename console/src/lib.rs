@@ -14,6 +14,7 @@ pub mod files;
 pub mod http;
 pub mod license;
 pub mod lifecycle;
+pub mod network;
 pub mod preflight;
 pub mod releases;
 pub mod state;

@@ -48,6 +48,8 @@ pub enum LifecycleError {
     Ca(#[from] crate::cluster::ca::CaError),
     #[error(transparent)]
     Upstream(#[from] crate::upstream::SetupError),
+    #[error("outbound settings: {0}")]
+    Settings(#[from] crate::updates::SettingsError),
 }
 
 /// Runs the console until SIGINT or SIGTERM.
@@ -156,10 +158,18 @@ pub async fn serve(config: ServeConfig) -> Result<(), LifecycleError> {
             .map(|h| h.trim().to_string())
             .unwrap_or_default(),
     ));
+    let updates = Arc::new(crate::updates::Updates::new(
+        store.clone(),
+        licenses.clone(),
+        releases.clone(),
+        upstream.clone(),
+        deployer.clone(),
+    )?);
     let state = Arc::new(AppState {
         registries,
         deployer: deployer.clone(),
         upstream,
+        updates: updates.clone(),
         store: store.clone(),
         auth: auth.clone(),
         certs: certs.clone(),
@@ -206,6 +216,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), LifecycleError> {
     // A deployment the console was in when it stopped: resume it (in the background, once
     // its nodes reconnect).
     tokio::spawn(deployer.resume_interrupted());
+    // Update checks on the admin's schedule (none in airgap mode).
+    tokio::spawn(updates.run(stopped.clone()));
     let channel = tokio::spawn(crate::http::tls::serve(
         cluster_listener,
         channel_tls,

@@ -12,6 +12,7 @@ use crate::deploy::{Deployer, Registries};
 use crate::license::Licenses;
 use crate::releases::Releases;
 use crate::store::Store;
+use crate::updates::Updates;
 use crate::upstream::Upstream;
 
 #[derive(Debug)]
@@ -23,6 +24,8 @@ pub struct AppState {
     pub releases: Arc<Releases>,
     /// The vendor's api host: fetching releases, through the outbound log.
     pub upstream: Arc<Upstream>,
+    /// Update checks, their schedule, and the outbound settings.
+    pub updates: Arc<Updates>,
     pub config: Arc<AppConfig>,
     pub cluster: Arc<Cluster>,
     pub hub: Arc<Hub>,

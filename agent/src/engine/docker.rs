@@ -345,6 +345,14 @@ impl ContainerEngine for BollardEngine {
         }
     }
 
+    async fn has_image(&self, reference: &str) -> Result<bool, EngineError> {
+        match self.docker.inspect_image(reference).await {
+            Ok(_) => Ok(true),
+            Err(e) if status(&e) == Some(404) => Ok(false),
+            Err(e) => Err(docker_error(Operation::InspectImage, reference, &e)),
+        }
+    }
+
     async fn inspect(&self, name: &str) -> Result<ContainerState, EngineError> {
         validate_name("container", name)?;
         self.find(name)

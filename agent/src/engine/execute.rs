@@ -17,7 +17,8 @@ use crate::protocol::{Command, CommandResult, Progress};
 /// `EnsureVolume` → `{name}`; `RunContainer` → `{id, name, action}`; `StopContainer` →
 /// `{name}`; `RemoveContainer` → `{name, removed}`; `InspectContainer` → the container's
 /// state; `ListContainers` → `{containers: [state]}`; `Logs` → `{lines}`;
-/// `TrustRegistryCa` → `{host, path}`.
+/// `TrustRegistryCa` → `{host, path}`; `EnsureImage` → `{reference, present}`;
+/// `ListeningPorts` → `{ports}`.
 pub async fn execute<E, P>(engine: &E, command: &Command, mut progress: P) -> CommandResult
 where
     E: ContainerEngine,
@@ -61,6 +62,14 @@ where
             .trust_registry_ca(host, ca_pem)
             .await
             .map(|path| json!({ "host": host, "path": path })),
+        Command::EnsureImage { reference } => match engine.has_image(reference).await {
+            Ok(true) => Ok(json!({ "reference": reference, "present": true })),
+            Ok(false) => Err(super::EngineError::ImageAbsent {
+                reference: reference.clone(),
+            }),
+            Err(e) => Err(e),
+        },
+        Command::ListeningPorts => Ok(json!({ "ports": crate::facts::host_listening_ports() })),
         Command::Unknown => return CommandResult::Unsupported,
     };
     match output {

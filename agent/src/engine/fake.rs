@@ -515,6 +515,12 @@ impl ContainerEngine for FakeEngine {
         Ok(true)
     }
 
+    async fn has_image(&self, reference: &str) -> Result<bool, EngineError> {
+        let mut inner = self.lock();
+        inner.check_failure(Operation::InspectImage, reference)?;
+        Ok(inner.images.contains(reference))
+    }
+
     async fn inspect(&self, name: &str) -> Result<ContainerState, EngineError> {
         let mut inner = self.lock();
         inner.record(Call::Inspect {

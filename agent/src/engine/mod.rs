@@ -95,6 +95,10 @@ pub trait ContainerEngine: Send + Sync {
     /// there was no such container.
     fn remove(&self, name: &str) -> impl Future<Output = Result<bool, EngineError>> + Send;
 
+    /// Whether the image `reference` (by tag or `name@digest`) is in the local image
+    /// store. Nothing is pulled.
+    fn has_image(&self, reference: &str) -> impl Future<Output = Result<bool, EngineError>> + Send;
+
     /// The state of one container.
     fn inspect(
         &self,
@@ -274,6 +278,8 @@ pub enum EngineError {
     PullUnauthorized { reference: String, reason: String },
     #[error("pulling {reference}: {}", say(reason, "not found"))]
     ImageNotFound { reference: String, reason: String },
+    #[error("image {reference} is not on this node, and airgap mode pulls nothing from outside: import it with an airgap bundle")]
+    ImageAbsent { reference: String },
     #[error("pulling {reference} failed: {reason}")]
     PullFailed { reference: String, reason: String },
     #[error("no container named {name:?}")]
@@ -323,6 +329,7 @@ pub enum Operation {
     ListContainers,
     ReadLogs,
     Info,
+    InspectImage,
 }
 
 impl std::fmt::Display for Operation {
@@ -337,6 +344,7 @@ impl std::fmt::Display for Operation {
             Operation::StopContainer => "stopping container",
             Operation::RemoveContainer => "removing container",
             Operation::InspectContainer => "inspecting container",
+            Operation::InspectImage => "inspecting image",
             Operation::ListContainers => "listing containers with labels",
             Operation::ReadLogs => "reading logs of container",
             Operation::Info => "reading engine info from",

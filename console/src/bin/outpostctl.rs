@@ -68,6 +68,32 @@ enum Command {
         #[command(subcommand)]
         command: Option<RegistriesCommand>,
     },
+    /// Updates from the vendor's api host: where they stand (list, the default), or check
+    /// now.
+    Updates {
+        #[command(subcommand)]
+        command: Option<UpdatesCommand>,
+    },
+    /// The network requirements report: inbound ports per host role and outbound hosts per
+    /// purpose, each checked live.
+    Network,
+    /// The outbound settings (update schedule, airgap mode, proxy): shows them, or changes
+    /// those given.
+    Settings {
+        /// `every 1h` (s, m, h or d), `cron 0 3 * * *` (UTC), or `off`.
+        #[arg(long, value_name = "SCHEDULE")]
+        update_schedule: Option<String>,
+        /// Airgap mode: no connection outside the install at all.
+        #[arg(long, value_name = "on|off", value_parser = parse_on_off)]
+        airgap: Option<bool>,
+        /// The proxy for the api host (http://[user:password@]host:port); empty clears it
+        /// (then HTTPS_PROXY of the console's environment applies, if set).
+        #[arg(long, value_name = "URL")]
+        https_proxy: Option<String>,
+        /// Hosts that bypass the proxy (comma-separated names, domains, IPs, CIDRs).
+        #[arg(long, value_name = "LIST")]
+        no_proxy: Option<String>,
+    },
     /// The outbound log: every request the console sent out of the install, newest first
     /// (what was sent, with secrets masked, and how it ended).
     Outbound {
@@ -118,6 +144,23 @@ enum AppCommand {
     },
     /// Redeploy an earlier successful deployment's release and config.
     Rollback { deployment_id: i64 },
+}
+
+#[derive(Subcommand)]
+enum UpdatesCommand {
+    /// The state, the releases newer than the installed one, the advisories that affect
+    /// it, the schedule and the recent checks.
+    List,
+    /// Sync the license and check the channel for new releases now.
+    Check,
+}
+
+fn parse_on_off(text: &str) -> Result<bool, String> {
+    match text {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("{text:?} is not on or off")),
+    }
 }
 
 #[derive(Subcommand)]
@@ -190,6 +233,22 @@ fn main() -> ExitCode {
         Command::Release {
             command: Some(ReleaseCommand::Fetch),
         } => Request::FetchReleases,
+        Command::Updates { command } => match command.unwrap_or(UpdatesCommand::List) {
+            UpdatesCommand::List => Request::Updates,
+            UpdatesCommand::Check => Request::UpdatesCheck,
+        },
+        Command::Network => Request::Network,
+        Command::Settings {
+            update_schedule,
+            airgap,
+            https_proxy,
+            no_proxy,
+        } => Request::OutboundSettings {
+            update_schedule,
+            airgap_mode: airgap,
+            https_proxy,
+            no_proxy,
+        },
         Command::Outbound { limit, before } => Request::Outbound {
             limit: Some(limit),
             before,
@@ -548,6 +607,45 @@ fn print_view(kind: &str, view: &serde_json::Value) {
         other => other.to_string(),
     };
     match kind {
+        "updates" => print_updates(view),
+        "update_check" => {
+            let check = &view["check"];
+            match text(&check["outcome"]).as_str() {
+                "ok" => println!("check #{}: {}", text(&check["id"]), text(&check["summary"])),
+                _ => println!(
+                    "check #{} failed: {}",
+                    text(&check["id"]),
+                    text(&check["error"])
+                ),
+            }
+            println!();
+            print_updates(&view["status"]);
+        }
+        "outbound_settings" => {
+            println!(
+                "update schedule:  {} ({})",
+                text(&view["update_schedule"]),
+                text(&view["schedule_description"])
+            );
+            println!(
+                "airgap mode:      {}",
+                match view["airgap"].as_str() {
+                    Some(why) => format!("on ({why})"),
+                    None => "off".to_string(),
+                }
+            );
+            println!("proxy setting:    {}", text(&view["https_proxy"]));
+            println!("no proxy:         {}", text(&view["no_proxy"]));
+            match view["effective_proxy"].as_str() {
+                Some(proxy) => println!(
+                    "proxy in use:     {proxy} (from {}; no proxy for: {})",
+                    text(&view["proxy_source"]),
+                    text(&view["effective_no_proxy"])
+                ),
+                None => println!("proxy in use:     none (direct connections)"),
+            }
+        }
+        "network" => print_network(view),
         "status" => {
             println!("app:      {}", text(&view["app_id"]));
             println!("state:    {}", text(&view["state"]));
@@ -685,4 +783,173 @@ fn print_view(kind: &str, view: &serde_json::Value) {
         }
         _ => println!("{}", serde_json::to_string_pretty(view).unwrap_or_default()),
     }
+}
+
+fn field(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn print_updates(view: &serde_json::Value) {
+    let text = field;
+    println!("state:        {}", text(&view["state"]));
+    println!("              {}", text(&view["message"]));
+    match view["installed"].as_object() {
+        Some(i) => println!(
+            "installed:    {} (sequence {})",
+            text(&i["version"]),
+            text(&i["sequence"])
+        ),
+        None => println!("installed:    nothing deployed"),
+    }
+    println!(
+        "schedule:     {} (next check {})",
+        text(&view["schedule"]["description"]),
+        text(&view["next_check_at"])
+    );
+    if let Some(index) = view["index"].as_object() {
+        println!(
+            "index:        version {}, expires {}{}",
+            text(&index["version"]),
+            text(&index["expires_at"]),
+            if index["expired"].as_bool() == Some(true) {
+                " (EXPIRED)"
+            } else {
+                ""
+            }
+        );
+    }
+    let advisories = view["advisories"].as_array().cloned().unwrap_or_default();
+    if !advisories.is_empty() {
+        println!("advisories affecting the installed release:");
+        for a in &advisories {
+            let fix = match (a["fixed_in"].as_u64(), a["fixed_in_version"].as_str()) {
+                (Some(seq), Some(version)) => format!("fixed in {version} (sequence {seq})"),
+                (Some(seq), None) => format!("fixed in sequence {seq}"),
+                _ => "no fix released yet".to_string(),
+            };
+            println!(
+                "  {} [{}] {} — {fix}",
+                text(&a["id"]),
+                text(&a["severity"]),
+                text(&a["title"])
+            );
+        }
+    }
+    let available = view["available"].as_array().cloned().unwrap_or_default();
+    if available.is_empty() {
+        println!("available:    none newer than the installed release");
+    } else {
+        println!("available:");
+        for r in &available {
+            let mut marks = Vec::new();
+            if r["required"].as_bool() == Some(true) {
+                marks.push("required".to_string());
+            }
+            let fixes: Vec<String> = r["fixes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(field)
+                .collect();
+            if !fixes.is_empty() {
+                marks.push(format!("fixes {}", fixes.join(", ")));
+            }
+            let marks = if marks.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", marks.join("; "))
+            };
+            println!(
+                "  {} (sequence {}){marks}: {}",
+                text(&r["version"]),
+                text(&r["sequence"]),
+                text(&r["notes"]).lines().next().unwrap_or("")
+            );
+        }
+    }
+    if let Some(last) = view["checks"].as_array().and_then(|c| c.first()) {
+        println!(
+            "last check:   {} ({}) {}: {}",
+            text(&last["finished_at"]),
+            text(&last["trigger"]),
+            text(&last["outcome"]),
+            match last["outcome"].as_str() {
+                Some("ok") => text(&last["summary"]),
+                _ => text(&last["error"]),
+            }
+        );
+    }
+}
+
+fn print_network(view: &serde_json::Value) {
+    let text = field;
+    if let Some(release) = view["release"].as_object() {
+        println!(
+            "for release {} (sequence {}{})",
+            text(&release["version"]),
+            text(&release["sequence"]),
+            if release["installed"].as_bool() == Some(true) {
+                ", installed"
+            } else {
+                ", not installed yet"
+            }
+        );
+    }
+    if let Some(proxy) = view["proxy"].as_str() {
+        println!("the console's requests go through the proxy {proxy}");
+    }
+    println!("INBOUND");
+    println!(
+        "  {:<13} {:<10} {:<17} {:<7} PURPOSE (FROM)",
+        "ROLE", "PORT", "PROTOCOL", "AIRGAP"
+    );
+    for row in view["inbound"].as_array().into_iter().flatten() {
+        println!(
+            "  {:<13} {:<10} {:<17} {:<7} {} ({})",
+            text(&row["role"]),
+            text(&row["port"]),
+            text(&row["protocol"]),
+            if row["needed_in_airgap"].as_bool() == Some(true) {
+                "needed"
+            } else {
+                "-"
+            },
+            text(&row["purpose"]),
+            text(&row["from"])
+        );
+        for check in row["checks"].as_array().into_iter().flatten() {
+            println!(
+                "      {:<8} {}: {}",
+                text(&check["result"]),
+                text(&check["on"]),
+                text(&check["detail"])
+            );
+        }
+    }
+    println!("OUTBOUND");
+    match view["airgap"].as_str() {
+        Some(why) => println!("  none: airgap mode is on ({why}); nothing leaves the install"),
+        None => {
+            for row in view["outbound"].as_array().into_iter().flatten() {
+                println!(
+                    "  {}:{} ({}) from {}: {} [not needed in airgap]",
+                    text(&row["host"]),
+                    text(&row["port"]),
+                    text(&row["protocol"]),
+                    text(&row["from"]),
+                    text(&row["purpose"])
+                );
+                println!(
+                    "      {:<8} {}",
+                    text(&row["check"]["result"]),
+                    text(&row["check"]["detail"])
+                );
+            }
+        }
+    }
+    println!("{} problem(s) found", text(&view["problems"]));
 }

@@ -147,6 +147,26 @@ async fn handle_async(state: Arc<AppState>, request: Request) -> Response {
             response
         }
         Request::FetchReleases => fetch_releases(&state).await,
+        Request::UpdatesCheck => {
+            match crate::http::updates::check_now(&state, &Actor::LocalRoot, &Source::Local).await {
+                Ok(answer) => Response::View {
+                    kind: "update_check".into(),
+                    view: to_json(&answer),
+                },
+                Err(e) => Response::Error {
+                    message: e.to_string(),
+                },
+            }
+        }
+        Request::Network => match crate::http::network::report(&state).await {
+            Ok(report) => Response::View {
+                kind: "network".into(),
+                view: to_json(&report),
+            },
+            Err(e) => Response::Error {
+                message: e.to_string(),
+            },
+        },
         request @ (Request::AppStatus
         | Request::AppStart
         | Request::AppStop
@@ -413,7 +433,49 @@ fn handle(state: &AppState, request: Request) -> Response {
                 Err(e) => failure("outbound log", &e),
             }
         }
+        Request::Updates => match crate::http::updates::current(state) {
+            Ok(view) => Response::View {
+                kind: "updates".into(),
+                view: to_json(&view),
+            },
+            Err(e) => Response::Error {
+                message: e.to_string(),
+            },
+        },
+        Request::OutboundSettings {
+            update_schedule,
+            airgap_mode,
+            https_proxy,
+            no_proxy,
+        } => {
+            let change = crate::updates::SettingsChange {
+                update_schedule,
+                airgap_mode,
+                https_proxy,
+                no_proxy,
+            };
+            let changed = if change == crate::updates::SettingsChange::default() {
+                Ok(())
+            } else {
+                state
+                    .updates
+                    .change_settings(&change, &Actor::LocalRoot, &Source::Local, unix_now())
+                    .map(drop)
+                    .map_err(crate::updates::UpdatesError::from)
+            };
+            match changed.and_then(|()| crate::http::updates::current_settings(state)) {
+                Ok(view) => Response::View {
+                    kind: "outbound_settings".into(),
+                    view: to_json(&view),
+                },
+                Err(e) => Response::Error {
+                    message: e.to_string(),
+                },
+            }
+        }
         Request::FetchReleases
+        | Request::UpdatesCheck
+        | Request::Network
         | Request::AppStatus
         | Request::AppStart
         | Request::AppStop

@@ -38,6 +38,19 @@ pub enum Request {
         limit: Option<u32>,
         before: Option<i64>,
     },
+    /// Where updates stand (state, available releases, advisories, schedule, checks).
+    Updates,
+    /// Run an update check now.
+    UpdatesCheck,
+    /// The outbound settings; with a change, change them first.
+    OutboundSettings {
+        update_schedule: Option<String>,
+        airgap_mode: Option<bool>,
+        https_proxy: Option<String>,
+        no_proxy: Option<String>,
+    },
+    /// The network requirements report, with live checks.
+    Network,
     /// The app's containers on every node.
     AppStatus,
     AppStart,
@@ -79,7 +92,8 @@ impl Request {
     /// How long the console may take to answer: a fetch waits on the api host.
     pub fn timeout(&self) -> std::time::Duration {
         match self {
-            Request::FetchReleases => FETCH_TIMEOUT,
+            Request::FetchReleases | Request::UpdatesCheck => FETCH_TIMEOUT,
+            Request::Network => std::time::Duration::from_secs(5 * 60),
             // Start/stop wait for every container (each bounded by its healthcheck).
             Request::AppStart | Request::AppStop | Request::AppRestart => APP_TIMEOUT,
             Request::AppStatus | Request::AppLogs { .. } | Request::Preflight { .. } => {

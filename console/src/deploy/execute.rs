@@ -226,7 +226,17 @@ impl Execution<'_> {
                             labels: labels.clone(),
                         },
                     )),
-                    Step::Pull { image, auth_host } => prepare.push((
+                    Step::Pull {
+                        image, local: true, ..
+                    } => prepare.push((
+                        node.clone(),
+                        Command::EnsureImage {
+                            reference: image.clone(),
+                        },
+                    )),
+                    Step::Pull {
+                        image, auth_host, ..
+                    } => prepare.push((
                         node.clone(),
                         Command::PullImage {
                             reference: image.clone(),
@@ -281,6 +291,7 @@ impl Execution<'_> {
             Work::Command(Command::PullImage { reference, .. }) => {
                 ("pull", reference.clone(), None)
             }
+            Work::Command(Command::EnsureImage { reference }) => ("image", reference.clone(), None),
             Work::Command(other) => ("command", format!("{other:?}"), None),
             Work::Run { spec, .. } => (
                 "run",
@@ -464,6 +475,9 @@ fn describe_source(source: &super::plan::ImageSource) -> String {
         }
         ImageSource::Internal { registry } => {
             format!("pulled from the console's registry {registry}")
+        }
+        ImageSource::Node { .. } => {
+            "already on the node (airgap mode pulls nothing from outside)".to_string()
         }
     }
 }

@@ -195,6 +195,8 @@ pub mod fake {
             Command::ListContainers { .. } => "list".to_string(),
             Command::Logs { name, .. } => format!("logs {name}"),
             Command::TrustRegistryCa { host, .. } => format!("trust {host}"),
+            Command::EnsureImage { reference } => format!("image {reference}"),
+            Command::ListeningPorts => "ports".to_string(),
             Command::Unknown => "unknown".to_string(),
         }
     }

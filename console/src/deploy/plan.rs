@@ -34,6 +34,26 @@ mod spec;
 pub use images::{ImageSource, InternalRegistry, PlannedImage, RegistrySettings};
 pub use placement::PlanNode;
 
+/// Where each service's image comes from under `settings`, by service name (for the
+/// network report: which registries the release makes nodes contact). Services whose
+/// image cannot be planned are left out.
+pub fn service_images(
+    release: &Release,
+    app: &outpost_airgap::app::App,
+    settings: &RegistrySettings,
+) -> Vec<(String, PlannedImage)> {
+    let pins = images::pins(release);
+    app.compose
+        .services
+        .iter()
+        .filter_map(|(name, service)| {
+            images::plan_image(name, &service.image, &pins, settings)
+                .ok()
+                .map(|image| (name.to_string(), image))
+        })
+        .collect()
+}
+
 /// Label naming the app a container, network or volume belongs to.
 pub const LABEL_APP: &str = "outpost.app";
 /// Label naming the release sequence a container was deployed from.
@@ -109,10 +129,12 @@ pub enum Step {
         name: String,
         labels: BTreeMap<String, String>,
     },
-    /// Pull `image` with the credentials the registry settings hold for `auth_host`, if any.
+    /// Pull `image` with the credentials the registry settings hold for `auth_host`, if any;
+    /// or, when `local` (airgap mode), check it is on the node, pulling nothing.
     Pull {
         image: String,
         auth_host: Option<String>,
+        local: bool,
     },
     /// Create and start a container, then wait until it is as `wait` says before going on.
     Run {
@@ -554,12 +576,11 @@ fn finish_node(node: &mut NodePlan, app_id: &str, images: &BTreeMap<String, Plan
         labels: labels.clone(),
     }));
     steps.extend(node.pulls.iter().map(|pull_as| {
+        let image = images.values().find(|image| &image.pull_as == pull_as);
         Step::Pull {
             image: pull_as.clone(),
-            auth_host: images
-                .values()
-                .find(|image| &image.pull_as == pull_as)
-                .and_then(|image| image.auth_host.clone()),
+            auth_host: image.and_then(|image| image.auth_host.clone()),
+            local: image.is_some_and(|image| matches!(image.source, ImageSource::Node { .. })),
         }
     }));
     steps.append(&mut node.steps);

@@ -264,6 +264,7 @@ impl Registries {
             rules,
             credentials,
             internal: None,
+            airgap: crate::upstream::airgap_mode(&self.store)?.is_some(),
         })
     }
 

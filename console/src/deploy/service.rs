@@ -46,6 +46,8 @@ pub enum DeployError {
     Plan(#[from] PlanError),
     #[error("no license is loaded: load the license first")]
     NoLicense,
+    #[error("the vendor revoked the license ({0}): updates and rollbacks are blocked; the installed release keeps running")]
+    LicenseRevoked(String),
     #[error("deployment #{0} does not exist")]
     NoSuchDeployment(i64),
     #[error(
@@ -81,6 +83,17 @@ fn failing(report: &Report) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// The release the network report describes (see [`Deployer::network_inputs`]).
+#[derive(Debug, Clone)]
+pub struct ReleaseNetwork {
+    pub sequence: u64,
+    pub version: String,
+    pub installed: bool,
+    pub ports: Vec<preflight::PublishedPort>,
+    /// Each service's image and where nodes get it.
+    pub images: Vec<(String, super::plan::PlannedImage)>,
 }
 
 /// A deployment as the API shows it.
@@ -428,6 +441,46 @@ impl Deployer {
         })
     }
 
+    /// A revoked license blocks every new deployment (start, stop and restart go on).
+    fn check_not_revoked(&self) -> Result<(), DeployError> {
+        match self.licenses.current()?.and_then(|l| l.license.revoked) {
+            Some(revoked) => Err(DeployError::LicenseRevoked(revoked.reason)),
+            None => Ok(()),
+        }
+    }
+
+    /// What the network report needs: the installed release (else the newest loaded), the
+    /// ports it publishes, and where each service's image comes from.
+    pub fn network_inputs(&self) -> Result<Option<ReleaseNetwork>, DeployError> {
+        let Ok(app_id) = self.app_id() else {
+            return Ok(None);
+        };
+        let installed = self.store.installed_deployment(&app_id)?;
+        let loaded = match &installed {
+            Some(deployment) => self.releases.get(deployment.sequence).ok(),
+            None => self.releases.list()?.into_iter().next(),
+        };
+        let Some(loaded) = loaded else {
+            return Ok(None);
+        };
+        let Ok(app) = App::from_files(&loaded.release.files) else {
+            return Ok(None);
+        };
+        let config = match &installed {
+            Some(deployment) => snapshot(deployment)?,
+            None => self.store.config_values(&app_id)?,
+        };
+        let values = plan_values(&app, &config);
+        let settings = self.registries.settings()?;
+        Ok(Some(ReleaseNetwork {
+            sequence: loaded.release.sequence,
+            version: loaded.release.version.clone(),
+            installed: installed.is_some(),
+            ports: preflight::published_ports(&app, &app.profiles_for(&values)),
+            images: plan::service_images(&loaded.release, &app, &settings),
+        }))
+    }
+
     /// The ports the installed release publishes (held by our own containers).
     fn installed_ports(&self, app_id: &str) -> Result<Vec<u16>, DeployError> {
         let Some(installed) = self.store.installed_deployment(app_id)? else {
@@ -455,6 +508,7 @@ impl Deployer {
         actor: &Actor,
         source: &Source,
     ) -> Result<DeploymentView, DeployError> {
+        self.check_not_revoked()?;
         let guard = self.take_lock()?;
         let app_id = self.app_id()?;
         let config = self.store.config_values(&app_id)?;
@@ -518,6 +572,7 @@ impl Deployer {
         actor: &Actor,
         source: &Source,
     ) -> Result<DeploymentView, DeployError> {
+        self.check_not_revoked()?;
         let guard = self.take_lock()?;
         let app_id = self.app_id()?;
         let record = self

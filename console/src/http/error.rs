@@ -211,6 +211,7 @@ impl From<crate::deploy::DeployError> for ApiError {
             DeployError::InProgress(_) | DeployError::Busy => ApiError::DeployInProgress(message),
             DeployError::PreflightFailed(_) => ApiError::PreflightFailed(message),
             DeployError::Plan(_) | DeployError::NoLicense => ApiError::PlanInvalid(message),
+            DeployError::LicenseRevoked(_) => ApiError::LicenseRevoked(message),
             DeployError::NoSuchDeployment(_) => ApiError::DeploymentNotFound(message),
             DeployError::NotRollbackable { .. } => ApiError::RollbackInvalid(message),
             DeployError::NotDeployed => ApiError::NotDeployed(message),

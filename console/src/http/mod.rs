@@ -11,11 +11,13 @@ mod error;
 mod filters;
 mod health;
 mod license;
+pub mod network;
 mod nodes;
 mod releases;
 mod session;
 mod status;
 pub mod tls;
+pub mod updates;
 mod upstream;
 
 use std::future::Future;
@@ -75,6 +77,11 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/api/v1/releases", Access::Admin),
     route("POST", "/api/v1/releases/fetch", Access::Admin),
     route("GET", "/api/v1/outbound", Access::Admin),
+    route("GET", "/api/v1/updates", Access::Admin),
+    route("GET", "/api/v1/network", Access::Admin),
+    route("POST", "/api/v1/updates/check", Access::Admin),
+    route("GET", "/api/v1/settings/outbound", Access::Admin),
+    route("PUT", "/api/v1/settings/outbound", Access::Admin),
     route("GET", "/api/v1/app/config", Access::Admin),
     route("PUT", "/api/v1/app/config", Access::Admin),
     route("GET", "/api/v1/nodes", Access::Admin),
@@ -138,6 +145,10 @@ pub fn routes(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
         .or(upstream::routes(state.clone()))
         .unify()
         .or(app::routes(state.clone()))
+        .unify()
+        .or(updates::routes(state.clone()))
+        .unify()
+        .or(network::routes(state.clone()))
         .unify();
     let guarded = filters::admin_session(state.clone())
         .and(admin_routes)

@@ -45,6 +45,7 @@ fn console() -> Console {
         &crate::upstream::RecorderConfig {
             extra_ca: None,
             retention_days: crate::upstream::DEFAULT_OUTBOUND_LOG_DAYS,
+            environment_proxy: None,
         },
     )
     .unwrap();
@@ -72,10 +73,21 @@ fn console() -> Console {
         crate::deploy::execute::Limits::default(),
         "console.test".into(),
     ));
+    let updates = Arc::new(
+        crate::updates::Updates::new(
+            store.clone(),
+            licenses.clone(),
+            releases.clone(),
+            upstream.clone(),
+            deployer.clone(),
+        )
+        .unwrap(),
+    );
     let state = Arc::new(AppState {
         registries,
         deployer,
         upstream,
+        updates,
         store: store.clone(),
         auth: Arc::new(Auth::new(store.clone(), SessionPolicy::default())),
         certs: Arc::new(certs),

@@ -315,6 +315,7 @@ mod tests {
             request_headers: "{}".into(),
             request_fields: "{}".into(),
             bytes_sent: 10,
+            via_proxy: None,
         }
     }
 

@@ -152,7 +152,7 @@ fn parse_duration(text: &str) -> Result<u64, String> {
 /// The shortest way to write `secs` with one unit.
 fn duration_text(secs: u64) -> String {
     for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60)] {
-        if secs % size == 0 {
+        if secs.is_multiple_of(size) {
             return format!("{}{unit}", secs / size);
         }
     }

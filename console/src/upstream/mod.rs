@@ -155,6 +155,7 @@ impl UpstreamError {
             SendError::Airgap(why) => UpstreamError::Airgap(why),
             SendError::Tls { .. } => UpstreamError::Tls(error),
             SendError::TooLarge { .. } => UpstreamError::TooLarge(error),
+            SendError::NotHttps { .. } => UpstreamError::ApiHostNotHttps(error.to_string()),
             SendError::Connect { .. } | SendError::Timeout { .. } | SendError::Transfer { .. } => {
                 UpstreamError::Unreachable(error)
             }

@@ -63,10 +63,12 @@ pub struct Outbound {
     pub max_response_bytes: usize,
 }
 
-/// The answer to a request: any status (the caller decides what it means) and the body.
+/// The answer to a request: any status (the caller decides what it means), the headers
+/// and the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     pub status: u16,
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
@@ -87,6 +89,8 @@ pub enum SendError {
     TooLarge { url: String, limit: usize },
     #[error("the exchange with {url} failed: {reason}")]
     Transfer { url: String, reason: String },
+    #[error("{url} is not https://; plain HTTP goes to loopback addresses only")]
+    NotHttps { url: String },
 }
 
 /// The outbound client and its log.
@@ -114,7 +118,7 @@ impl std::fmt::Debug for Recorder {
 }
 
 impl Recorder {
-    /// Builds the client: HTTPS only, the system's CA roots plus `extra_ca`, bounded
+    /// Builds the client: HTTPS only (plain HTTP to loopback addresses), the system's CA roots plus `extra_ca`, bounded
     /// connect and read timeouts, no redirects (each request is exactly one logged
     /// exchange), through the environment's proxy until [`Recorder::use_proxy`] sets one.
     pub fn new(store: Arc<Store>, config: &RecorderConfig) -> Result<Recorder, SetupError> {
@@ -188,6 +192,14 @@ impl Recorder {
             logged.push(("Content-Length", bytes.len().to_string()));
         }
         let shown_url = mask::url(&url);
+        // Plain HTTP only where Docker itself allows it: loopback registries.
+        let loopback = url
+            .host_str()
+            .and_then(|h| h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok())
+            .is_some_and(|ip| ip.is_loopback());
+        if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+            return Err(SendError::NotHttps { url: shown_url });
+        }
         let client = self.current();
         let via_proxy = client
             .proxy
@@ -250,6 +262,7 @@ impl Recorder {
         let body = exchange.result?;
         Ok(Answer {
             status: exchange.status.unwrap_or_default(),
+            headers: exchange.headers,
             body,
         })
     }
@@ -268,7 +281,6 @@ fn build_client(
         .use_rustls_tls()
         .tls_built_in_webpki_certs(false)
         .tls_built_in_native_certs(true)
-        .https_only(true)
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(CONNECT_TIMEOUT)
         .read_timeout(READ_TIMEOUT)
@@ -293,6 +305,7 @@ fn build_client(
 /// why there is none.
 struct Exchange {
     status: Option<u16>,
+    headers: Vec<(String, String)>,
     received: u64,
     result: Result<Vec<u8>, SendError>,
 }
@@ -308,6 +321,7 @@ async fn exchange(
         Err(e) => {
             return Exchange {
                 status: None,
+                headers: Vec::new(),
                 received: 0,
                 result: Err(classify(url, timeout, &e)),
             }
@@ -315,6 +329,16 @@ async fn exchange(
     };
     let status = response.status();
     let mut received = head_size(&response) as u64;
+    let headers: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
     let too_large = || SendError::TooLarge {
         url: url.to_owned(),
         limit,
@@ -325,6 +349,7 @@ async fn exchange(
     {
         return Exchange {
             status: Some(status.as_u16()),
+            headers,
             received,
             result: Err(too_large()),
         };
@@ -345,6 +370,7 @@ async fn exchange(
     };
     Exchange {
         status: Some(status.as_u16()),
+        headers,
         received,
         result,
     }

@@ -74,6 +74,7 @@ impl Fixture {
             &RecorderConfig {
                 extra_ca: trust_test_ca.then(|| self.ca.clone()),
                 retention_days: DEFAULT_OUTBOUND_LOG_DAYS,
+                environment_proxy: None,
             },
         )
         .unwrap();
@@ -424,6 +425,7 @@ async fn without_a_usable_api_host_nothing_is_sent() {
         &RecorderConfig {
             extra_ca: None,
             retention_days: 30,
+            environment_proxy: None,
         },
     )
     .unwrap();
@@ -453,6 +455,7 @@ fn retention_applies_at_start_and_the_instance_id_is_kept() {
                     request_headers: "{}".into(),
                     request_fields: "{}".into(),
                     bytes_sent: 1,
+                    via_proxy: None,
                 },
                 0,
             )
@@ -466,6 +469,7 @@ fn retention_applies_at_start_and_the_instance_id_is_kept() {
             &RecorderConfig {
                 extra_ca: None,
                 retention_days: days,
+                environment_proxy: None,
             },
         )
         .unwrap();
@@ -494,6 +498,7 @@ fn a_bad_ca_file_is_refused_with_its_path() {
             &RecorderConfig {
                 extra_ca: Some(path.clone()),
                 retention_days: 30,
+                environment_proxy: None,
             },
         )
         .unwrap_err();

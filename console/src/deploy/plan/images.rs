@@ -26,6 +26,9 @@ pub struct RegistrySettings {
     pub credentials: BTreeMap<String, RegistryAuth>,
     /// The console's own registry, when it holds images.
     pub internal: Option<InternalRegistry>,
+    /// Airgap mode: nodes pull nothing from outside; an image the internal registry does
+    /// not hold must already be on the node.
+    pub airgap: bool,
 }
 
 /// The console's internal registry (:9874). It serves images by digest; an image is pulled from it
@@ -60,6 +63,8 @@ pub enum ImageSource {
     Mirror { registry: String, of: String },
     /// The console's internal registry.
     Internal { registry: String },
+    /// Airgap mode: already on the node, as named after the rewrite rules; nothing is pulled.
+    Node { registry: String },
 }
 
 impl ImageSource {
@@ -68,7 +73,8 @@ impl ImageSource {
         match self {
             ImageSource::Upstream { registry }
             | ImageSource::Mirror { registry, .. }
-            | ImageSource::Internal { registry } => registry,
+            | ImageSource::Internal { registry }
+            | ImageSource::Node { registry } => registry,
         }
     }
 }
@@ -119,7 +125,9 @@ pub(super) fn plan_image(
     } else {
         let (registry, repository) = rewrite(&settings.rules, &image);
         let pull_as = format!("{registry}/{repository}@{digest}");
-        if registry == image.registry() && repository == image.repository() {
+        if settings.airgap {
+            (ImageSource::Node { registry }, pull_as)
+        } else if registry == image.registry() && repository == image.repository() {
             (ImageSource::Upstream { registry }, pull_as)
         } else {
             let of = image.registry().to_string();

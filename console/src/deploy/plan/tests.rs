@@ -229,6 +229,7 @@ fn render(plan: &Plan) -> String {
             ImageSource::Upstream { registry } => format!("upstream {registry}"),
             ImageSource::Mirror { registry, of } => format!("mirror {registry} of {of}"),
             ImageSource::Internal { registry } => format!("internal {registry}"),
+            ImageSource::Node { registry } => format!("node {registry}"),
         };
         out += &format!(
             "image {} as {} from {source} auth {}\n",
@@ -248,7 +249,9 @@ fn render(plan: &Plan) -> String {
                     volumes.push(name.clone());
                     format!("  volume {name}\n")
                 }
-                Step::Pull { image, auth_host } => {
+                Step::Pull {
+                    image, auth_host, ..
+                } => {
                     pulls.push(image.clone());
                     format!(
                         "  pull {image} auth {}\n",
