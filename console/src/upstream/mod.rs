@@ -625,4 +625,4 @@ where
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

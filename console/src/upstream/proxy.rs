@@ -198,7 +198,8 @@ fn parse_entry(item: &str) -> Result<Entry, String> {
         return Ok(Entry::Range { network, prefix });
     }
     let unbracketed = item.trim_start_matches('[');
-    if let Ok(ip) = item.parse::<IpAddr>() {
+    let bare = unbracketed.strip_suffix(']').unwrap_or(item);
+    if let Ok(ip) = bare.parse::<IpAddr>() {
         return Ok(Entry::Address { ip, port: None });
     }
     if let Some((address, port)) = unbracketed.rsplit_once("]:") {

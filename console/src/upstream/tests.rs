@@ -111,7 +111,7 @@ impl Fixture {
 
 /// A console store with a license naming `api_host` loaded (the key pinned); the api
 /// host's vendor dir holds the same license.
-fn licensed(
+pub(crate) fn licensed(
     key: &SigningKey,
     vendor: &VendorDir,
     api_host: Option<&str>,
@@ -137,7 +137,7 @@ fn licensed(
     (store, licenses, releases)
 }
 
-fn publish(
+pub(crate) fn publish(
     vendor: &VendorDir,
     dir: &tempfile::TempDir,
     key: &SigningKey,
@@ -154,7 +154,7 @@ fn publish(
 }
 
 /// A CA (written to `ca.pem`) and a certificate it signed for 127.0.0.1.
-fn test_ca(dir: &tempfile::TempDir) -> (PathBuf, TlsFiles) {
+pub(crate) fn test_ca(dir: &tempfile::TempDir) -> (PathBuf, TlsFiles) {
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     params
@@ -180,7 +180,7 @@ fn test_ca(dir: &tempfile::TempDir) -> (PathBuf, TlsFiles) {
     (ca_path, TlsFiles { cert, key })
 }
 
-fn log(store: &Store) -> Vec<crate::store::OutboundRecord> {
+pub(crate) fn log(store: &Store) -> Vec<crate::store::OutboundRecord> {
     let mut entries = store.outbound_page(None, 500).unwrap();
     entries.reverse();
     entries
