@@ -435,6 +435,8 @@ mod tests {
             api_version: "1.41".into(),
             storage_driver: "overlay2".into(),
             root_dir: PathBuf::from("/"),
+            https_proxy: String::new(),
+            no_proxy: String::new(),
         };
         let facts = collect(data.path(), Some(&engine));
         assert!(!facts.hostname.is_empty());

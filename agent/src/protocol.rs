@@ -303,6 +303,12 @@ pub struct DockerFacts {
     pub version: String,
     pub api_version: String,
     pub storage_driver: String,
+    /// The engine's own proxy for pulls (its `HTTPS_PROXY`, credentials masked), empty
+    /// when it connects directly.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub https_proxy: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub no_proxy: String,
 }
 
 /// Parses a message, refusing one over the size limit.

@@ -62,8 +62,20 @@ pub struct NetworkReport {
     pub release: Option<ReleaseRef>,
     pub inbound: Vec<InboundRow>,
     pub outbound: Vec<OutboundRow>,
+    /// The proxy each node's Docker engine pulls through (its own setting, which the
+    /// console cannot change: docs/NETWORK.md says how to set it).
+    pub engines: Vec<EngineProxy>,
     /// Rows whose check found a problem.
     pub problems: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineProxy {
+    pub node: String,
+    /// As the engine reports it (password masked); `None` when it connects directly.
+    pub https_proxy: Option<String>,
+    pub no_proxy: String,
+    pub check: Check,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -143,6 +155,9 @@ pub struct Inputs<'a> {
     pub release: Option<ReleaseNetwork>,
     /// Every node: id, name, and whether it is online.
     pub nodes: Vec<(String, String, bool)>,
+    /// Each node's Docker engine proxy from its last facts: name, proxy, no-proxy list
+    /// (`None` when the node has not reported its engine).
+    pub engine_proxies: Vec<(String, Option<(String, String)>)>,
     pub hub: &'a Hub,
     pub recorder: &'a Recorder,
 }
@@ -163,6 +178,19 @@ pub async fn report(inputs: Inputs<'_>) -> NetworkReport {
         Some(_) => Vec::new(),
         None => outbound_rows(&inputs).await,
     };
+    let console_proxy = inputs.recorder.proxy().map(|p| p.shown());
+    let engines: Vec<EngineProxy> = inputs
+        .engine_proxies
+        .iter()
+        .map(|(node, engine)| {
+            engine_row(
+                node,
+                engine.as_ref(),
+                console_proxy.as_deref(),
+                inputs.airgap.is_some(),
+            )
+        })
+        .collect();
     let problems = inbound
         .iter()
         .filter(|r| r.checks.iter().any(|c| c.result == "problem"))
@@ -170,6 +198,10 @@ pub async fn report(inputs: Inputs<'_>) -> NetworkReport {
         + outbound
             .iter()
             .filter(|r| r.check.result == "problem")
+            .count()
+        + engines
+            .iter()
+            .filter(|e| e.check.result == "problem")
             .count();
     NetworkReport {
         airgap: inputs.airgap.clone(),
@@ -181,7 +213,44 @@ pub async fn report(inputs: Inputs<'_>) -> NetworkReport {
         }),
         inbound,
         outbound,
+        engines,
         problems,
+    }
+}
+
+/// Whether a node's Docker engine pulls the way the console connects: through a proxy
+/// when the console has one.
+fn engine_row(
+    node: &str,
+    engine: Option<&(String, String)>,
+    console_proxy: Option<&str>,
+    airgap: bool,
+) -> EngineProxy {
+    let Some((proxy, no_proxy)) = engine else {
+        return EngineProxy {
+            node: node.to_owned(),
+            https_proxy: None,
+            no_proxy: String::new(),
+            check: Check::unknown(node, "the node has not reported its Docker engine yet"),
+        };
+    };
+    let https_proxy = (!proxy.is_empty()).then(|| proxy.clone());
+    let check = match (&https_proxy, console_proxy) {
+        _ if airgap => Check::ok(node, "airgap mode: the engine pulls nothing from outside"),
+        (Some(proxy), _) => Check::ok(node, format!("pulls through the proxy {proxy}")),
+        (None, Some(console)) => Check::problem(
+            node,
+            format!(
+                "the console goes through the proxy {console}, but this node's Docker engine connects directly: pulls from outside registries may fail; set the engine's proxy (docs/NETWORK.md)"
+            ),
+        ),
+        (None, None) => Check::ok(node, "connects directly, as the console does"),
+    };
+    EngineProxy {
+        node: node.to_owned(),
+        https_proxy,
+        no_proxy: no_proxy.clone(),
+        check,
     }
 }
 

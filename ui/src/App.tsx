@@ -13,12 +13,15 @@ import { HistoryPage } from './pages/HistoryPage';
 import { LicensePage } from './pages/LicensePage';
 import { LoginPage } from './pages/LoginPage';
 import { LogsPage } from './pages/LogsPage';
+import { NetworkPage } from './pages/NetworkPage';
 import { NodesPage } from './pages/NodesPage';
 import { OutboundPage } from './pages/OutboundPage';
+import { OutboundSettingsPage } from './pages/OutboundSettingsPage';
 import { PreflightPage } from './pages/PreflightPage';
 import { RegistriesPage } from './pages/RegistriesPage';
 import { SetupPage } from './pages/SetupPage';
 import { TlsPage } from './pages/TlsPage';
+import { UpdatesPage } from './pages/UpdatesPage';
 import { getLocation, Link, navigate, useLocation } from './router';
 import { SessionContext, type LoginState, type SessionContextValue } from './session';
 
@@ -150,11 +153,17 @@ function page(path: string): ReactElement {
       return <AuditPage />;
     case '/outbound':
       return <OutboundPage />;
+    case '/updates':
+      return <UpdatesPage />;
+    case '/network':
+      return <NetworkPage />;
     case '/settings':
     case '/settings/tls':
       return <TlsPage />;
     case '/settings/registries':
       return <RegistriesPage />;
+    case '/settings/outbound':
+      return <OutboundSettingsPage />;
     default:
       return <NotFound />;
   }

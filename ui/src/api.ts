@@ -465,6 +465,208 @@ export interface RegistriesUpdate {
   credentials: RegistryCredentialUpdate[];
 }
 
+// ---- updates, outbound settings, network (docs/API.md, "Updates") ------------
+
+export type UpdateState =
+  | 'airgap'
+  | 'not_online'
+  | 'license_revoked'
+  | 'license_expired'
+  | 'check_failed'
+  | 'metadata_stale'
+  | 'update_available'
+  | 'up_to_date'
+  | 'never_checked';
+export const UPDATE_STATES: readonly UpdateState[] = [
+  'airgap',
+  'not_online',
+  'license_revoked',
+  'license_expired',
+  'check_failed',
+  'metadata_stale',
+  'update_available',
+  'up_to_date',
+  'never_checked',
+];
+
+export type Severity = 'low' | 'medium' | 'high' | 'critical';
+export const SEVERITIES: readonly Severity[] = ['low', 'medium', 'high', 'critical'];
+
+export interface ReleaseRef {
+  sequence: number;
+  version: string;
+}
+
+/** A loaded release newer than the installed one. */
+export interface AvailableRelease {
+  sequence: number;
+  version: string;
+  notes: string;
+  required: boolean;
+  created_at: string;
+  /** Ids of the advisories affecting the installed release that this release fixes. */
+  fixes: string[];
+}
+
+/** A security advisory that affects the installed release. */
+export interface Advisory {
+  id: string;
+  severity: Severity;
+  title: string;
+  text: string;
+  /** The affected sequences. */
+  affected: number[];
+  fixed_in: number | null;
+  fixed_in_version: string | null;
+  /** The fixed-in release is loaded, ready to deploy. */
+  fix_available: boolean;
+  published_at: string;
+}
+
+export interface UpdatesLicense {
+  expires_at: string;
+  expired: boolean;
+  revoked: { at: string; reason: string } | null;
+  api_host: string | null;
+}
+
+/** The channel index the console holds. */
+export interface ChannelIndex {
+  version: number;
+  expires_at: string;
+  accepted_at: string;
+  expired: boolean;
+}
+
+export interface UpdateSchedule {
+  /** As set: `every 1h`, `cron 0 3 * * *`, `off`. */
+  setting: string;
+  description: string;
+  /** This install's offset within the schedule. */
+  offset_seconds: number;
+}
+
+export type CheckTrigger = 'schedule' | 'retry' | 'admin';
+
+/** One update check; `outcome` is `null` while it runs. */
+export interface UpdateCheck {
+  id: number;
+  started_at: string;
+  finished_at: string | null;
+  /** `schedule`, `retry`, `admin` (kept as sent, for display). */
+  trigger: string;
+  outcome: 'ok' | 'failed' | null;
+  /** `unreachable`, `refused`, `metadata_stale`, ... (kept as sent). */
+  problem: string | null;
+  error: string | null;
+  summary: string;
+}
+
+/** `GET /updates`: where updates stand. */
+export interface UpdatesStatus {
+  state: UpdateState;
+  /** One sentence: what the state means and what to do. */
+  message: string;
+  /** Why airgap mode is on, or `null`. */
+  airgap: string | null;
+  installed: ReleaseRef | null;
+  /** Oldest first. */
+  available: AvailableRelease[];
+  advisories: Advisory[];
+  license: UpdatesLicense | null;
+  index: ChannelIndex | null;
+  schedule: UpdateSchedule;
+  next_check_at: string | null;
+  /** Failed checks in a row. */
+  failures: number;
+  last_success_at: string | null;
+  /** Newest first. */
+  checks: UpdateCheck[];
+}
+
+/** `POST /updates/check`: the check that ran and the status after it. */
+export interface CheckAnswer {
+  check: UpdateCheck;
+  status: UpdatesStatus;
+}
+
+/** `GET/PUT /settings/outbound`. Proxy passwords arrive masked (`user:********@`). */
+export interface OutboundSettings {
+  update_schedule: string;
+  schedule_description: string;
+  /** The admin's airgap switch. */
+  airgap_mode: boolean;
+  /** Why airgap mode is in effect (the switch, or an airgap-only license), or `null`. */
+  airgap: string | null;
+  /** The console setting's proxy, or `null`. */
+  https_proxy: string | null;
+  no_proxy: string;
+  /** The proxy the console's requests use now, and where it comes from. */
+  effective_proxy: string | null;
+  effective_no_proxy: string;
+  proxy_source: string | null;
+}
+
+/** A `PUT /settings/outbound` change set: only the fields to change. `https_proxy: ""` clears it. */
+export interface OutboundSettingsUpdate {
+  update_schedule?: string;
+  airgap_mode?: boolean;
+  https_proxy?: string;
+  no_proxy?: string;
+}
+
+export type NetworkResult = 'ok' | 'problem' | 'unknown';
+export const NETWORK_RESULTS: readonly NetworkResult[] = ['ok', 'problem', 'unknown'];
+
+/** One live check: where it ran (`console` or a node's name) and what it found. */
+export interface NetworkCheck {
+  on: string;
+  result: NetworkResult;
+  detail: string;
+}
+
+export interface InboundRequirement {
+  /** `console host`, `every node`, `app nodes`. */
+  role: string;
+  /** A port (`8800`) or a range (`9870-9880`). */
+  port: string;
+  protocol: string;
+  purpose: string;
+  from: string;
+  needed_in_airgap: boolean;
+  checks: NetworkCheck[];
+}
+
+export interface OutboundRequirement {
+  purpose: string;
+  host: string;
+  port: number;
+  protocol: string;
+  from: string;
+  needed_in_airgap: boolean;
+  check: NetworkCheck;
+}
+
+/** `GET /network`: what the install needs from the network, with live checks. */
+export interface NetworkReport {
+  airgap: string | null;
+  proxy: string | null;
+  release: (ReleaseRef & { installed: boolean }) | null;
+  inbound: InboundRequirement[];
+  /** Empty in airgap mode. */
+  outbound: OutboundRequirement[];
+  /** The proxy each node's Docker engine pulls through (the node's own setting). */
+  engines: EngineProxy[];
+  problems: number;
+}
+
+export interface EngineProxy {
+  node: string;
+  https_proxy: string | null;
+  no_proxy: string;
+  check: NetworkCheck;
+}
+
 export class ApiError extends Error {
   /** HTTP status, or 0 when the console could not be reached at all. */
   readonly status: number;
@@ -814,6 +1016,34 @@ export const api = {
   /** Replaces the rules and the admin's credentials; a `null` password keeps the stored one. */
   async saveRegistries(update: RegistriesUpdate): Promise<Registries> {
     return toRegistries(await request<unknown>('PUT', '/registries', update));
+  },
+
+  /**
+   * Where updates stand. `quiet`: a background read (the shell's banner) that never signs the
+   * admin out on a 401; the page that is open handles a lost session.
+   */
+  async updates(signal?: AbortSignal, options: { quiet?: boolean } = {}): Promise<UpdatesStatus> {
+    return toUpdatesStatus(await request<unknown>('GET', '/updates', undefined, { signal, public: options.quiet }));
+  },
+
+  /** Checks the vendor's api host now. Refusals: `409 airgap_mode`, `409 no_api_host`. */
+  async checkUpdates(): Promise<CheckAnswer> {
+    const raw = record(await request<unknown>('POST', '/updates/check', {}));
+    return { check: toUpdateCheck(raw.check), status: toUpdatesStatus(raw.status) };
+  },
+
+  async outboundSettings(signal?: AbortSignal): Promise<OutboundSettings> {
+    return toOutboundSettings(await request<unknown>('GET', '/settings/outbound', undefined, { signal }));
+  },
+
+  /** Changes the given fields only; `400 settings_invalid` names every bad field. */
+  async saveOutboundSettings(update: OutboundSettingsUpdate): Promise<OutboundSettings> {
+    return toOutboundSettings(await request<unknown>('PUT', '/settings/outbound', update));
+  },
+
+  /** The network requirements with live checks (slow: up to ~15 s). */
+  async network(signal?: AbortSignal): Promise<NetworkReport> {
+    return toNetworkReport(await request<unknown>('GET', '/network', undefined, { signal }));
   },
 };
 
@@ -1223,6 +1453,169 @@ export function toOutboundPage(value: unknown): OutboundPage {
   return {
     entries: (Array.isArray(raw.entries) ? raw.entries : []).map(toOutboundEntry),
     next_before: numOrNull(raw.next_before),
+  };
+}
+
+// ---- updates, outbound settings and network answers ---------------------------
+//
+// Copied field by field with safe defaults, like the others: a partial answer still renders.
+
+function objectOrNull(value: unknown): Record<string, unknown> | null {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+}
+
+function list(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+function toReleaseRef(value: unknown): ReleaseRef | null {
+  const raw = objectOrNull(value);
+  return raw ? { sequence: num(raw.sequence), version: str(raw.version) } : null;
+}
+
+export function toUpdateCheck(value: unknown): UpdateCheck {
+  const raw = record(value);
+  return {
+    id: num(raw.id),
+    started_at: str(raw.started_at),
+    finished_at: strOrNull(raw.finished_at),
+    trigger: str(raw.trigger),
+    outcome: raw.outcome === 'ok' || raw.outcome === 'failed' ? raw.outcome : null,
+    problem: strOrNull(raw.problem),
+    error: strOrNull(raw.error),
+    summary: str(raw.summary),
+  };
+}
+
+export function toUpdatesStatus(value: unknown): UpdatesStatus {
+  const raw = record(value);
+  const license = objectOrNull(raw.license);
+  const revoked = license ? objectOrNull(license.revoked) : null;
+  const index = objectOrNull(raw.index);
+  const schedule = record(raw.schedule);
+  return {
+    // An unknown state reads as a failed check: something to look at, not "up to date".
+    state: oneOf(raw.state, UPDATE_STATES, 'check_failed'),
+    message: str(raw.message),
+    airgap: strOrNull(raw.airgap),
+    installed: toReleaseRef(raw.installed),
+    available: list(raw.available).map((r) => {
+      const release = record(r);
+      return {
+        sequence: num(release.sequence),
+        version: str(release.version),
+        notes: str(release.notes),
+        required: release.required === true,
+        created_at: str(release.created_at),
+        fixes: strings(release.fixes),
+      };
+    }),
+    advisories: list(raw.advisories).map((a) => {
+      const advisory = record(a);
+      return {
+        id: str(advisory.id),
+        // An unknown severity is shown as the worst: it is a security advisory.
+        severity: oneOf(advisory.severity, SEVERITIES, 'critical'),
+        title: str(advisory.title),
+        text: str(advisory.text),
+        affected: sequences(advisory.affected),
+        fixed_in: numOrNull(advisory.fixed_in),
+        fixed_in_version: strOrNull(advisory.fixed_in_version),
+        fix_available: advisory.fix_available === true,
+        published_at: str(advisory.published_at),
+      };
+    }),
+    license: license
+      ? {
+          expires_at: str(license.expires_at),
+          expired: license.expired === true,
+          revoked: revoked ? { at: str(revoked.at), reason: str(revoked.reason) } : null,
+          api_host: strOrNull(license.api_host),
+        }
+      : null,
+    index: index
+      ? {
+          version: num(index.version),
+          expires_at: str(index.expires_at),
+          accepted_at: str(index.accepted_at),
+          expired: index.expired === true,
+        }
+      : null,
+    schedule: {
+      setting: str(schedule.setting),
+      description: str(schedule.description),
+      offset_seconds: num(schedule.offset_seconds),
+    },
+    next_check_at: strOrNull(raw.next_check_at),
+    failures: num(raw.failures),
+    last_success_at: strOrNull(raw.last_success_at),
+    checks: list(raw.checks).map(toUpdateCheck),
+  };
+}
+
+export function toOutboundSettings(value: unknown): OutboundSettings {
+  const raw = record(value);
+  return {
+    update_schedule: str(raw.update_schedule),
+    schedule_description: str(raw.schedule_description),
+    airgap_mode: raw.airgap_mode === true,
+    airgap: strOrNull(raw.airgap),
+    https_proxy: strOrNull(raw.https_proxy),
+    no_proxy: str(raw.no_proxy),
+    effective_proxy: strOrNull(raw.effective_proxy),
+    effective_no_proxy: str(raw.effective_no_proxy),
+    proxy_source: strOrNull(raw.proxy_source),
+  };
+}
+
+function toNetworkCheck(value: unknown): NetworkCheck {
+  const raw = record(value);
+  return { on: str(raw.on), result: oneOf(raw.result, NETWORK_RESULTS, 'unknown'), detail: str(raw.detail) };
+}
+
+export function toNetworkReport(value: unknown): NetworkReport {
+  const raw = record(value);
+  const release = objectOrNull(raw.release);
+  return {
+    airgap: strOrNull(raw.airgap),
+    proxy: strOrNull(raw.proxy),
+    release: release
+      ? { sequence: num(release.sequence), version: str(release.version), installed: release.installed === true }
+      : null,
+    inbound: list(raw.inbound).map((r) => {
+      const row = record(r);
+      return {
+        role: str(row.role),
+        port: str(row.port),
+        protocol: str(row.protocol),
+        purpose: str(row.purpose),
+        from: str(row.from),
+        needed_in_airgap: row.needed_in_airgap === true,
+        checks: list(row.checks).map(toNetworkCheck),
+      };
+    }),
+    outbound: list(raw.outbound).map((r) => {
+      const row = record(r);
+      return {
+        purpose: str(row.purpose),
+        host: str(row.host),
+        port: num(row.port),
+        protocol: str(row.protocol),
+        from: str(row.from),
+        needed_in_airgap: row.needed_in_airgap === true,
+        check: toNetworkCheck(row.check),
+      };
+    }),
+    engines: list(raw.engines).map((e) => {
+      const row = record(e);
+      return {
+        node: str(row.node),
+        https_proxy: strOrNull(row.https_proxy),
+        no_proxy: str(row.no_proxy),
+        check: toNetworkCheck(row.check),
+      };
+    }),
+    problems: num(raw.problems),
   };
 }
 

@@ -440,6 +440,8 @@ impl ContainerEngine for BollardEngine {
             api_version: version.api_version.unwrap_or_default(),
             storage_driver: info.driver.unwrap_or_default(),
             root_dir: PathBuf::from(info.docker_root_dir.unwrap_or_default()),
+            https_proxy: super::mask_proxy(&info.https_proxy.unwrap_or_default()),
+            no_proxy: info.no_proxy.unwrap_or_default(),
         })
     }
 

@@ -120,6 +120,8 @@ impl FakeEngine {
                     api_version: "1.41".into(),
                     storage_driver: "overlay2".into(),
                     root_dir: PathBuf::from("/var/lib/docker"),
+                    https_proxy: String::new(),
+                    no_proxy: String::new(),
                 },
                 next_id: 1,
             }),

@@ -249,6 +249,9 @@ pub struct EngineInfo {
     pub api_version: String,
     pub storage_driver: String,
     pub root_dir: PathBuf,
+    /// The proxy the engine pulls through (credentials masked), empty for none.
+    pub https_proxy: String,
+    pub no_proxy: String,
 }
 
 impl EngineInfo {
@@ -257,7 +260,22 @@ impl EngineInfo {
             version: self.version.clone(),
             api_version: self.api_version.clone(),
             storage_driver: self.storage_driver.clone(),
+            https_proxy: self.https_proxy.clone(),
+            no_proxy: self.no_proxy.clone(),
         }
+    }
+}
+
+/// `proxy` with any password in it replaced by `xxxxx` (Docker masks them too, but not
+/// every version).
+pub fn mask_proxy(proxy: &str) -> String {
+    match (proxy.find("://"), proxy.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &proxy[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{user}:xxxxx{}", &proxy[..scheme + 3], &proxy[at..])
+        }
+        _ => proxy.to_string(),
     }
 }
 
@@ -349,5 +367,20 @@ impl std::fmt::Display for Operation {
             Operation::ReadLogs => "reading logs of container",
             Operation::Info => "reading engine info from",
         })
+    }
+}
+
+#[cfg(test)]
+mod proxy_tests {
+    use super::mask_proxy;
+
+    #[test]
+    fn proxies_lose_their_password() {
+        assert_eq!(
+            mask_proxy("http://user:s3cret@proxy.corp:3128"),
+            "http://user:xxxxx@proxy.corp:3128"
+        );
+        assert_eq!(mask_proxy("http://proxy:3128"), "http://proxy:3128");
+        assert_eq!(mask_proxy(""), "");
     }
 }

@@ -542,6 +542,9 @@ fn main() -> ExitCode {
                     entry.bytes_received,
                     entry.duration_ms
                 );
+                if let Some(proxy) = &entry.via_proxy {
+                    println!("    via proxy: {proxy}");
+                }
                 println!("    headers: {}", entry.request_headers);
                 if entry.request_fields != "{}" {
                     println!("    fields:  {}", entry.request_fields);
@@ -950,6 +953,15 @@ fn print_network(view: &serde_json::Value) {
                 );
             }
         }
+    }
+    println!("DOCKER ENGINE PROXIES (the nodes' own setting, used for pulls)");
+    for engine in view["engines"].as_array().into_iter().flatten() {
+        println!(
+            "  {:<20} {:<8} {}",
+            text(&engine["node"]),
+            text(&engine["check"]["result"]),
+            text(&engine["check"]["detail"])
+        );
     }
     println!("{} problem(s) found", text(&view["problems"]));
 }

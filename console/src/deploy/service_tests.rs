@@ -40,6 +40,8 @@ fn facts(hostname: &str) -> Facts {
             version: "20.10.24".to_string(),
             api_version: "1.41".to_string(),
             storage_driver: "overlay2".to_string(),
+            https_proxy: String::new(),
+            no_proxy: String::new(),
         }),
         addresses: vec!["10.0.0.5".to_string()],
         listening_ports: Vec::new(),

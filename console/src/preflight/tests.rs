@@ -150,6 +150,8 @@ fn node(id: &str) -> TestNode {
                 version: "24.0.7".into(),
                 api_version: "1.43".into(),
                 storage_driver: "overlay2".into(),
+                https_proxy: String::new(),
+                no_proxy: String::new(),
             }),
             addresses: vec!["10.0.0.5".into()],
             listening_ports: vec![listening(22, "tcp", "0.0.0.0")],

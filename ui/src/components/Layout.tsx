@@ -3,7 +3,9 @@ import logoUrl from '../assets/logo.svg';
 import { api, ApiError, errorMessage, isAbort } from '../api';
 import { Link, useLocation } from '../router';
 import { useSession } from '../session';
+import { UpdatesFeedContext, useUpdatesPoll } from '../updatesFeed';
 import { Banner } from './Banner';
+import { UpdateBanner } from './UpdateBanner';
 
 interface NavItem {
   to: string;
@@ -22,10 +24,13 @@ const NAV: NavItem[] = [
   { to: '/app', label: 'Application', testId: 'nav-app' },
   { to: '/logs', label: 'Logs', testId: 'nav-logs' },
   { to: '/history', label: 'History', testId: 'nav-history' },
+  { to: '/updates', label: 'Updates', testId: 'nav-updates' },
+  { to: '/network', label: 'Network', testId: 'nav-network' },
   { to: '/audit', label: 'Audit log', testId: 'nav-audit' },
   { to: '/outbound', label: 'Outbound log', testId: 'nav-outbound' },
   { to: '/settings/tls', label: 'TLS certificate', testId: 'nav-tls', section: 'Settings' },
   { to: '/settings/registries', label: 'Registries', testId: 'nav-registries', section: 'Settings' },
+  { to: '/settings/outbound', label: 'Outbound settings', testId: 'nav-outbound-settings', section: 'Settings' },
 ];
 
 function isActive(item: NavItem, pathname: string): boolean {
@@ -39,6 +44,7 @@ export function Layout({ children }: { children: ReactNode }) {
   const [version, setVersion] = useState<string | null>(null);
   const [loggingOut, setLoggingOut] = useState(false);
   const [logoutError, setLogoutError] = useState<string | null>(null);
+  const updates = useUpdatesPoll();
 
   useEffect(() => {
     const controller = new AbortController();
@@ -119,7 +125,8 @@ export function Layout({ children }: { children: ReactNode }) {
             {logoutError}
           </Banner>
         ) : null}
-        {children}
+        <UpdateBanner status={updates.status} />
+        <UpdatesFeedContext.Provider value={updates}>{children}</UpdatesFeedContext.Provider>
       </main>
     </div>
   );

@@ -5,6 +5,7 @@ import { Banner } from '../components/Banner';
 import { CertificateDetails } from '../components/CertificateDetails';
 import { LicenseSummary } from '../components/LicenseSummary';
 import { NodesSummary } from '../components/NodesSummary';
+import { UpdatesSummary } from '../components/UpdatesSummary';
 import { useDocumentTitle } from '../hooks';
 import { formatDateTime, formatRelative, formatUptime } from '../format';
 import { Link } from '../router';
@@ -92,6 +93,8 @@ export function DashboardPage() {
           <LicenseSummary />
 
           <AppSummary />
+
+          <UpdatesSummary />
 
           <NodesSummary />
 
