@@ -164,6 +164,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), LifecycleError> {
         releases.clone(),
         upstream.clone(),
         deployer.clone(),
+        now,
     )?);
     let state = Arc::new(AppState {
         registries,

@@ -80,6 +80,7 @@ fn console() -> Console {
             releases.clone(),
             upstream.clone(),
             deployer.clone(),
+            unix_now(),
         )
         .unwrap(),
     );

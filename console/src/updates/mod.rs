@@ -189,16 +189,19 @@ pub struct Updates {
     checking: tokio::sync::Mutex<()>,
     /// Wakes the scheduler when the settings change.
     wake: tokio::sync::Notify,
+    /// When this console started: the first scheduled check is the first slot after it.
+    started_at: i64,
 }
 
 impl Updates {
-    /// Applies the stored proxy setting to the recorder.
+    /// Applies the stored proxy setting to the recorder. `now`: the console's start.
     pub fn new(
         store: Arc<Store>,
         licenses: Arc<Licenses>,
         releases: Arc<Releases>,
         upstream: Arc<Upstream>,
         deployer: Arc<Deployer>,
+        now: i64,
     ) -> Result<Updates, SettingsError> {
         let updates = Updates {
             store,
@@ -208,6 +211,7 @@ impl Updates {
             deployer,
             checking: tokio::sync::Mutex::new(()),
             wake: tokio::sync::Notify::new(),
+            started_at: now,
         };
         let settings = updates.settings()?;
         updates.apply_proxy(&settings)?;
@@ -456,7 +460,7 @@ impl Updates {
         let last = checks.first();
         let online = airgap.is_none() && license.as_ref().is_some_and(|l| l.api_host.is_some());
         let next_check_at = if online {
-            self.next_due(&settings.schedule, &instance, &checks, now)
+            self.next_due(&settings.schedule, &instance, &checks)
         } else {
             None
         };
@@ -491,14 +495,8 @@ impl Updates {
 
     /// When the scheduler runs the next check: the retry after a failure, else the first
     /// slot after the last check (at once if the console was down through one), else the
-    /// first slot after `now`.
-    fn next_due(
-        &self,
-        schedule: &Schedule,
-        instance: &str,
-        checks: &[CheckRecord],
-        now: i64,
-    ) -> Option<i64> {
+    /// first slot after the console started. Each is a fixed time, so the scheduler reaches it.
+    fn next_due(&self, schedule: &Schedule, instance: &str, checks: &[CheckRecord]) -> Option<i64> {
         let failures = failures_in_a_row(checks);
         let last = checks.first();
         if let Some(last) = last.filter(|_| failures > 0) {
@@ -507,7 +505,7 @@ impl Updates {
         }
         match last {
             Some(last) => schedule.next_after(last.started_at, instance),
-            None => schedule.next_after(now, instance),
+            None => schedule.next_after(self.started_at, instance),
         }
     }
 
@@ -516,7 +514,7 @@ impl Updates {
     pub async fn run(self: Arc<Self>, mut stopped: tokio::sync::watch::Receiver<bool>) {
         loop {
             let now = crate::clock::unix_now();
-            let due = match self.scheduled(now) {
+            let due = match self.scheduled() {
                 Ok(due) => due,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot work out the next update check");
@@ -552,7 +550,7 @@ impl Updates {
     }
 
     /// The next scheduled check and what triggers it, if checks run by themselves now.
-    fn scheduled(&self, now: i64) -> Result<Option<(i64, Trigger)>, UpdatesError> {
+    fn scheduled(&self) -> Result<Option<(i64, Trigger)>, UpdatesError> {
         if crate::upstream::airgap_mode(&self.store)?.is_some() {
             return Ok(None);
         }
@@ -571,7 +569,7 @@ impl Updates {
             Trigger::Schedule
         };
         Ok(self
-            .next_due(&schedule, self.upstream.instance_id(), &checks, now)
+            .next_due(&schedule, self.upstream.instance_id(), &checks)
             .map(|at| (at, trigger)))
     }
 }

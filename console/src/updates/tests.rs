@@ -101,6 +101,7 @@ impl World {
             releases.clone(),
             upstream,
             deployer.clone(),
+            NOW,
         )
         .unwrap();
         World {
@@ -204,6 +205,18 @@ impl World {
 async fn a_check_finds_new_releases_and_the_state_follows() {
     let world = World::new().await;
     assert_eq!(world.status().state, State::NeverChecked);
+    // The first scheduled check is a fixed time after the start, which the scheduler
+    // reaches however late it looks.
+    let first = world.status().next_check_at.unwrap();
+    assert!(first > NOW && first <= NOW + 3600, "{first}");
+    assert_eq!(
+        world.updates.status(NOW + 7200).unwrap().next_check_at,
+        Some(first)
+    );
+    assert_eq!(
+        world.updates.scheduled().unwrap(),
+        Some((first, Trigger::Schedule))
+    );
 
     let done = world.check().await;
     assert!(done.ok, "{}", done.summary);
@@ -589,7 +602,7 @@ async fn in_airgap_mode_a_check_sends_nothing() {
     let status = world.status();
     assert_eq!(status.state, State::Airgap);
     assert_eq!(status.next_check_at, None);
-    assert_eq!(world.updates.scheduled(NOW).unwrap(), None);
+    assert_eq!(world.updates.scheduled().unwrap(), None);
     assert!(status.checks.is_empty());
 }
 
