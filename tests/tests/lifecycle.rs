@@ -1,21 +1,27 @@
 //! The app lifecycle end to end on the real Docker engine, with real registries: the sample
 //! vendor's three (a Docker Hub stand-in and a quay.io stand-in on plain loopback HTTP, reached
 //! through the console's mirror rules, and the vendor's private registry with TLS and htpasswd,
-//! whose credentials come from the license), a real console, a real agent.
+//! whose credentials come from the license), a real console, a real agent, and the vendor's
+//! real api host (`outpost-airgap serve` over TLS) that the releases come from.
 //!
-//! load the license → config → preflight → deploy 1.0.0 → the app answers with the configured
-//! greeting → update to 1.1.0 → update to the broken 1.2.0 → automatic rollback → 1.1.0 answers
-//! again → stop/start; then the failures that must leave the running release alone (a bad config
-//! value, a missing image, a wrong registry password, an offline node), and a console killed in
-//! the middle of a deploy.
+//! load the license → an update check fetches 1.0.0 → config → preflight → deploy 1.0.0 → the
+//! app answers with the configured greeting → the vendor publishes 1.1.0 and an advisory for
+//! 1.0.0 → a check shows both (API and CLI) → update to 1.1.0 → the vendor publishes the broken
+//! 1.2.0 → update to it → automatic rollback → 1.1.0 answers again → the api host goes down
+//! (the check fails, the app is unaffected) and comes back → stop/start; then the failures
+//! that must leave the running release alone (a bad config value, a missing image, a wrong
+//! registry password, an offline node), and a console killed in the middle of a deploy.
 //!
 //! Needs root, a Docker engine and the sample vendor (`scripts/sample-vendor.sh`, run here; it
-//! is idempotent). Host port 8080 is the sample app's. Fails loudly when any is missing.
+//! is idempotent). Host port 8080 is the sample app's, 8801 the sample license's api host
+//! (`make run` serves it there too). Fails loudly when any is missing.
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Duration;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use outpost_tests::{eventually, free_port, Admin, Agent, Console};
@@ -28,6 +34,13 @@ const GREETING: &str = "Hello from the lifecycle test";
 const APP_URL: &str = "http://127.0.0.1:8080/";
 /// A deploy pulls, starts three services and waits for their healthchecks.
 const DEPLOY: Duration = Duration::from_secs(240);
+/// Where the api host the sample license names (`https://127.0.0.1:8801`) listens.
+const API_HOST_LISTEN: &str = "127.0.0.1:8801";
+/// The vendor's advisory for 1.0.0 (sequence 1), fixed in 1.1.0 (sequence 2).
+const ADVISORY: &str = "OSA-2026-0001";
+const ADVISORY_TITLE: &str = "The api leaks the greeting to anonymous callers";
+/// An advisory for 1.2.0 (sequence 3) only: it must show for no release installed here.
+const OTHER_ADVISORY: &str = "OSA-2026-0002";
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -171,6 +184,198 @@ fn load_release(console: &Console, path: &str) -> Result<()> {
     Ok(())
 }
 
+/// The sample license's api host: `outpost-airgap serve` over TLS with the sample vendor's
+/// certificate, on the address the license names, serving the test's own vendor dir.
+/// Killed on drop.
+struct ApiHost {
+    root: PathBuf,
+    tls_cert: String,
+    tls_key: String,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl ApiHost {
+    fn start(root: &Path, vendor: &BTreeMap<String, String>) -> Result<ApiHost> {
+        let mut host = ApiHost {
+            root: root.to_owned(),
+            tls_cert: vendor["SAMPLE_API_HOST_CERT"].clone(),
+            tls_key: vendor["SAMPLE_API_HOST_KEY"].clone(),
+            log: root.with_extension("api-host.log"),
+            child: None,
+        };
+        host.restart()?;
+        Ok(host)
+    }
+
+    /// Starts serve (again: the same port) and waits (bounded) for its ready line.
+    fn restart(&mut self) -> Result<()> {
+        ensure!(self.child.is_none(), "the api host is already running");
+        // The sample license names this address and no other, so a port that is taken
+        // ends the test, said plainly.
+        if let Err(e) = std::net::TcpListener::bind(API_HOST_LISTEN) {
+            bail!(
+                "cannot listen on {API_HOST_LISTEN} ({e}): this test serves the sample license's api host there; stop what holds the port (`make run` does)"
+            );
+        }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)?;
+        let mut child = Command::new(outpost_tests::binary("outpost-airgap"))
+            .args(["serve", "--listen", API_HOST_LISTEN, "--root"])
+            .arg(&self.root)
+            .args(["--tls-cert", &self.tls_cert, "--tls-key", &self.tls_key])
+            .env("OUTPOST_LOG_LEVEL", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .context("spawning outpost-airgap serve")?;
+        let stdout = child.stdout.take().expect("piped");
+        self.child = Some(child);
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        // Ends at the ready line, at the deadline, or when serve exits (its stdout closes).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let ready = format!(
+            "Serving {} on https://{API_HOST_LISTEN}",
+            self.root.display()
+        );
+        while let Ok(line) =
+            receiver.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            if line.trim_end() == ready {
+                return Ok(());
+            }
+        }
+        self.stop();
+        bail!(
+            "outpost-airgap serve did not say {ready:?} within 30 s; its log: {}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        )
+    }
+
+    /// Kills the api host, as an outage would.
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for ApiHost {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Runs `outpost-airgap ARGS`, as the vendor does.
+fn vendor_tool(args: &[&str]) -> Result<()> {
+    let output = Command::new(outpost_tests::binary("outpost-airgap"))
+        .args(args)
+        .output()?;
+    ensure!(
+        output.status.success(),
+        "outpost-airgap {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(())
+}
+
+/// The vendor publishes the sample release `version` on its channel in `root`.
+fn publish(vendor: &BTreeMap<String, String>, root: &str, version: &str) -> Result<()> {
+    let file =
+        Path::new(&vendor["SAMPLE_RELEASES"]).join(format!("sample-app-{version}.release.json"));
+    vendor_tool(&[
+        "channel",
+        "publish",
+        "--root",
+        root,
+        "--release",
+        file.to_str().context("a UTF-8 path")?,
+        "--key",
+        &vendor["SAMPLE_KEY"],
+    ])
+}
+
+/// The vendor publishes a security advisory on the sample app's channel in `root`.
+fn advise(
+    vendor: &BTreeMap<String, String>,
+    root: &str,
+    id: &str,
+    title: &str,
+    affects: &str,
+    fixed_in: &str,
+) -> Result<()> {
+    vendor_tool(&[
+        "channel",
+        "advise",
+        "--root",
+        root,
+        "--key",
+        &vendor["SAMPLE_KEY"],
+        "--app",
+        "sample-app",
+        "--channel",
+        "stable",
+        "--id",
+        id,
+        "--severity",
+        "high",
+        "--title",
+        title,
+        "--text",
+        "Update to the fixed release.",
+        "--affects",
+        affects,
+        "--fixed-in",
+        fixed_in,
+    ])
+}
+
+/// Where updates stand (`GET /api/v1/updates`).
+async fn updates(admin: &Admin) -> Result<Value> {
+    let (status, view) = admin.get("/api/v1/updates").await?;
+    ensure!(status == 200, "GET /api/v1/updates: {status} {view}");
+    Ok(view)
+}
+
+/// "Check now" through the API: the check's record and the status after it.
+async fn check_now(admin: &Admin) -> Result<Value> {
+    ok(admin, Method::POST, "/api/v1/updates/check", json!({})).await
+}
+
+/// The versions of the releases newer than the installed one.
+fn available(view: &Value) -> Vec<&str> {
+    view["available"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["version"].as_str())
+        .collect()
+}
+
+/// The audit entries with `action`, newest first.
+async fn audited(admin: &Admin, action: &str) -> Result<Vec<Value>> {
+    let (_, audit) = admin.get("/api/v1/audit?limit=500").await?;
+    Ok(audit["entries"]
+        .as_array()
+        .context("audit entries")?
+        .iter()
+        .filter(|e| e["action"] == action)
+        .cloned()
+        .collect())
+}
+
 /// A release (1.1.0's, as `sequence`) signed with the sample vendor's key, whose `service`
 /// image is pinned to a digest no registry has.
 fn release_with_missing_image(
@@ -212,16 +417,44 @@ async fn the_sample_app_deploys_updates_rolls_back_and_survives_failures() -> Re
     }
 
     let dir = tempfile::tempdir()?;
+
+    // The vendor's api host: its own vendor dir with the sample license and, at first,
+    // only 1.0.0 on the channel.
+    let license = std::fs::read_to_string(&vendor["SAMPLE_LICENSE"])?;
+    let license_id = {
+        use outpost_airgap::license::License;
+        let key = outpost_airgap::SigningKey::read(Path::new(&vendor["SAMPLE_KEY"]))?;
+        let license: License = outpost_airgap::open(
+            license.as_bytes(),
+            &key.public(),
+            time::OffsetDateTime::now_utc(),
+        )?;
+        assert_eq!(
+            license.api_host.as_deref(),
+            Some(vendor["SAMPLE_API_HOST"].as_str())
+        );
+        license.license_id
+    };
+    let vendor_root = dir.path().join("vendor");
+    let root = vendor_root.to_str().context("a UTF-8 path")?;
+    outpost_airgap::vendor::VendorDir::new(&vendor_root)
+        .store_license(&license_id, license.as_bytes())?;
+    publish(&vendor, root, "1.0.0")?;
+    let mut api_host = ApiHost::start(&vendor_root, &vendor)?;
+
     let cluster_port = free_port();
     let cluster_listen = format!("127.0.0.1:{cluster_port}");
-    let mut console = Console::start_with(
-        &dir.path().join("console"),
-        &["--cluster-listen", &cluster_listen],
-    )?;
+    let console_args = [
+        "--cluster-listen",
+        cluster_listen.as_str(),
+        "--api-host-ca",
+        vendor["SAMPLE_CA"].as_str(),
+    ];
+    let mut console = Console::start_with(&dir.path().join("console"), &console_args)?;
     let admin = Admin::set_up(&console, PASSWORD).await?;
 
-    // The license (its key confirmed) and the three releases.
-    let license = std::fs::read_to_string(&vendor["SAMPLE_LICENSE"])?;
+    // The license (its key confirmed). Checks run when the test says: weekly, the schedule
+    // has no slot in the test's minutes (the failed check's retry aside, a minute later).
     ok(
         &admin,
         Method::POST,
@@ -229,11 +462,55 @@ async fn the_sample_app_deploys_updates_rolls_back_and_survives_failures() -> Re
         json!({"license": license, "trust_key": vendor["SAMPLE_KEY_FINGERPRINT"]}),
     )
     .await?;
-    for version in ["1.0.0", "1.1.0", "1.2.0"] {
-        let file = Path::new(&vendor["SAMPLE_RELEASES"])
-            .join(format!("sample-app-{version}.release.json"));
-        load_release(&console, &file.to_string_lossy())?;
+    ok(
+        &admin,
+        Method::PUT,
+        "/api/v1/settings/outbound",
+        json!({"update_schedule": "every 7d"}),
+    )
+    .await?;
+    let before = updates(&admin).await?;
+    assert_eq!(before["state"], "never_checked", "{before:#}");
+
+    // An update check syncs the license and fetches 1.0.0 from the api host, verified.
+    let checked = check_now(&admin).await?;
+    assert_eq!(checked["check"]["outcome"], "ok", "{checked:#}");
+    let status = &checked["status"];
+    assert_eq!(status["state"], "update_available", "{status:#}");
+    assert_eq!(available(status), ["1.0.0"], "{status:#}");
+    assert_eq!(status["failures"], 0);
+    let (_, releases) = admin.get("/api/v1/releases").await?;
+    let loaded: Vec<u64> = releases["releases"]
+        .as_array()
+        .context("releases")?
+        .iter()
+        .filter_map(|r| r["sequence"].as_u64())
+        .collect();
+    assert_eq!(loaded, [1], "{releases:#}");
+    let (_, outbound) = admin.get("/api/v1/outbound").await?;
+    let api_host_url = &vendor["SAMPLE_API_HOST"];
+    for (purpose, path) in [
+        ("license sync", "v1/license"),
+        ("channel index (stable)", "v1/channels/stable/index"),
+        ("release 1", "v1/releases/sample-app/1"),
+    ] {
+        let url = format!("{api_host_url}/{path}");
+        assert!(
+            outbound["entries"]
+                .as_array()
+                .is_some_and(|entries| entries.iter().any(|e| {
+                    e["purpose"] == purpose
+                        && e["url"] == url.as_str()
+                        && e["status"] == 200
+                        && e["request_headers"]["Authorization"] == "Bearer ****"
+                })),
+            "the outbound log shows the {purpose} (GET {url} -> 200): {outbound:#}"
+        );
     }
+    assert!(
+        !outbound.to_string().contains(&license_id),
+        "the license id (the credential) is masked: {outbound:#}"
+    );
 
     // A node.
     let token = admin.join_token("1h", json!({"role": "primary"})).await?;
@@ -361,13 +638,99 @@ async fn the_sample_app_deploys_updates_rolls_back_and_survives_failures() -> Re
     assert_eq!(code, 200, "{logs}");
     assert!(logs["lines"].as_array().is_some(), "{logs}");
 
-    // Update to 1.1.0.
+    // Nothing newer on the channel yet.
+    let view = updates(&admin).await?;
+    assert_eq!(view["state"], "up_to_date", "{view:#}");
+    assert_eq!(view["installed"]["sequence"], 1, "{view:#}");
+    assert!(available(&view).is_empty(), "{view:#}");
+
+    // The vendor publishes 1.1.0, an advisory for 1.0.0 fixed in it, and one for 1.2.0
+    // only; a check (outpostctl) brings them.
+    publish(&vendor, root, "1.1.0")?;
+    advise(&vendor, root, ADVISORY, ADVISORY_TITLE, "1", "2")?;
+    advise(
+        &vendor,
+        root,
+        OTHER_ADVISORY,
+        "Only 1.2.0 is affected",
+        "3",
+        "4",
+    )?;
+    let checked = ctl(&console, &["updates", "check"])?;
+    assert!(
+        checked.contains("check #") && checked.contains("fetched 2"),
+        "{checked}"
+    );
+    let view = updates(&admin).await?;
+    assert_eq!(view["state"], "update_available", "{view:#}");
+    assert_eq!(available(&view), ["1.1.0"], "{view:#}");
+    assert_eq!(view["available"][0]["sequence"], 2);
+    assert_eq!(view["available"][0]["fixes"], json!([ADVISORY]), "{view:#}");
+    let advisories = view["advisories"].as_array().context("advisories")?;
+    assert_eq!(advisories.len(), 1, "only the one for 1.0.0: {view:#}");
+    let advisory = &advisories[0];
+    assert_eq!(advisory["id"], ADVISORY);
+    assert_eq!(advisory["severity"], "high");
+    assert_eq!(advisory["title"], ADVISORY_TITLE);
+    assert_eq!(advisory["text"], "Update to the fixed release.");
+    assert_eq!(advisory["affected"], json!([1]));
+    assert_eq!(advisory["fixed_in"], 2);
+    assert_eq!(advisory["fixed_in_version"], "1.1.0");
+    assert_eq!(advisory["fix_available"], true, "{advisory:#}");
+    assert!(!view.to_string().contains(OTHER_ADVISORY), "{view:#}");
+    let listed = ctl(&console, &["updates", "list"])?;
+    assert!(
+        listed.contains("state:        update_available"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(&format!(
+            "{ADVISORY} [high] {ADVISORY_TITLE} — fixed in 1.1.0 (sequence 2)"
+        )),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(&format!("1.1.0 (sequence 2) [fixes {ADVISORY}]")),
+        "{listed}"
+    );
+    assert!(!listed.contains(OTHER_ADVISORY), "{listed}");
+    let announced = audited(&admin, "advisory.published").await?;
+    assert_eq!(announced.len(), 1, "{announced:#?}");
+    let detail = announced[0]["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains(ADVISORY) && detail.contains("fixed in 1.1.0 (sequence 2)"),
+        "{detail}"
+    );
+    let fetched = audited(&admin, "updates.available").await?;
+    assert!(
+        fetched[0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("1.1.0 (sequence 2)")),
+        "{fetched:#?}"
+    );
+
+    // Update to 1.1.0: the advisory no longer applies.
     let second = deploy(&admin, 2, false).await?;
     assert_eq!(second["state"], "succeeded", "{second:#}");
     assert_eq!(second["kind"], "update");
     wait_for_page("the 1.1.0 page", "1.1.0").await?;
+    let view = updates(&admin).await?;
+    assert_eq!(view["state"], "up_to_date", "{view:#}");
+    assert_eq!(view["advisories"], json!([]), "{view:#}");
+    assert!(available(&view).is_empty(), "{view:#}");
 
-    // The broken 1.2.0: its web container never becomes healthy → rolled back to 1.1.0.
+    // The vendor publishes the broken 1.2.0; a check brings it.
+    publish(&vendor, root, "1.2.0")?;
+    let checked = check_now(&admin).await?;
+    assert_eq!(checked["check"]["outcome"], "ok", "{checked:#}");
+    assert_eq!(
+        checked["status"]["state"], "update_available",
+        "{checked:#}"
+    );
+    assert_eq!(available(&checked["status"]), ["1.2.0"], "{checked:#}");
+    assert_eq!(checked["status"]["advisories"], json!([]), "{checked:#}");
+
+    // Its web container never becomes healthy → rolled back to 1.1.0.
     let third = deploy(&admin, 3, false).await?;
     assert_eq!(third["state"], "rolled_back", "{third:#}");
     let message = third["message"].as_str().unwrap_or_default();
@@ -386,6 +749,39 @@ async fn the_sample_app_deploys_updates_rolls_back_and_survives_failures() -> Re
     assert_eq!(rollback["kind"], "rollback", "{history:#}");
     assert_eq!(rollback["state"], "succeeded");
     assert_eq!(rollback["rollback_of"], third["id"]);
+
+    // The api host goes down: the check fails, says when it retries, and the app runs on.
+    api_host.stop();
+    let checked = ctl(&console, &["updates", "check"])?;
+    assert!(checked.contains("state:        check_failed"), "{checked}");
+    let view = updates(&admin).await?;
+    assert_eq!(view["state"], "check_failed", "{view:#}");
+    assert_eq!(view["failures"], 1, "{view:#}");
+    assert_eq!(view["checks"][0]["problem"], "unreachable", "{view:#}");
+    assert!(view["next_check_at"].is_string(), "a retry: {view:#}");
+    assert!(
+        view["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("the app is not affected")),
+        "{view:#}"
+    );
+    let home = page()
+        .await
+        .context("the app answers while the api host is down")?;
+    assert!(home.contains("1.1.0"), "{home}");
+    assert_eq!(audited(&admin, "updates.check_failed").await?.len(), 1);
+
+    // It comes back (the same port): the next check succeeds.
+    api_host.restart()?;
+    let checked = check_now(&admin).await?;
+    assert_eq!(checked["check"]["outcome"], "ok", "{checked:#}");
+    let status = &checked["status"];
+    assert_eq!(status["failures"], 0, "{status:#}");
+    assert_eq!(
+        status["state"], "update_available",
+        "1.2.0 is still newer: {status:#}"
+    );
+    assert_eq!(available(status), ["1.2.0"], "{status:#}");
 
     // Stop and start.
     let stopped = ok(&admin, Method::POST, "/api/v1/app/stop", json!({})).await?;
@@ -519,10 +915,7 @@ async fn the_sample_app_deploys_updates_rolls_back_and_survives_failures() -> Re
     )
     .await?;
     console.kill();
-    let console = Console::start_with(
-        &dir.path().join("console"),
-        &["--cluster-listen", &cluster_listen],
-    )?;
+    let console = Console::start_with(&dir.path().join("console"), &console_args)?;
     let admin = Admin::log_in(&console, PASSWORD).await?;
     let resumed = finished(&admin, id).await?;
     assert_eq!(resumed["state"], "succeeded", "{resumed:#}");
@@ -547,6 +940,7 @@ async fn the_sample_app_deploys_updates_rolls_back_and_survives_failures() -> Re
     let (_, audit) = admin.get("/api/v1/audit?limit=500").await?;
     let audit = audit.to_string();
     assert!(audit.contains("deploy.rolled_back"), "{audit}");
+    assert!(!audit.contains(OTHER_ADVISORY), "{audit}");
     assert!(!audit.contains(ADMIN_PASSWORD) && !audit.contains("wrong password"));
 
     agent.kill();
