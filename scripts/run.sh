@@ -105,6 +105,8 @@ Logs:               ${LOG_DIR}/
 From the browser: open the setup link and set a password; License: load the license file
 above and confirm the fingerprint; Deploy: "Fetch releases from the vendor"; Config: set a
 greeting and the API admin password; Deploy 1.0.0. The app answers on http://localhost:8080/.
+Updates: "Check now" syncs the license and finds newer releases (checks also run hourly);
+Network: the ports and hosts this install needs, checked live; Outbound log: what was sent.
 
 Ctrl-C stops the console, the agent and the api host.
 EOT
