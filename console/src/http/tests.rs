@@ -657,3 +657,87 @@ async fn the_license_flow_confirms_the_key_once_and_never_shows_the_password() {
         .await;
     assert_error(&garbage, StatusCode::BAD_REQUEST, "license_invalid");
 }
+
+#[tokio::test]
+async fn updates_and_outbound_settings_answer_in_json_and_refuse_bad_settings_whole() {
+    let console = console();
+    let (cookie, csrf) = console.login().await;
+    let get = |path: &str| request("GET", path).header("cookie", &cookie);
+    let put = |body: Value| {
+        warp::test::request()
+            .method("PUT")
+            .path("/api/v1/settings/outbound")
+            .header("cookie", &cookie)
+            .header(CSRF_HEADER, &csrf)
+            .json(&body)
+    };
+
+    // No license: not online, and a check has nothing to call.
+    let updates = console.send(get("/api/v1/updates")).await;
+    assert_eq!(updates.status, StatusCode::OK, "{:?}", updates.body);
+    assert_eq!(updates.body["state"], "not_online");
+    assert_eq!(updates.body["schedule"]["setting"], "every 1h");
+    let check = console
+        .send(
+            request("POST", "/api/v1/updates/check")
+                .header("cookie", &cookie)
+                .header(CSRF_HEADER, &csrf),
+        )
+        .await;
+    assert_error(&check, StatusCode::CONFLICT, "no_api_host");
+
+    // Every bad field is named; nothing changes.
+    let refused = console
+        .send(put(json!({
+            "update_schedule": "sometimes",
+            "https_proxy": "ftp://user:pw-in-url@proxy:21",
+            "airgap_mode": true
+        })))
+        .await;
+    assert_error(&refused, StatusCode::BAD_REQUEST, "settings_invalid");
+    let message = refused.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("update_schedule") && message.contains("https_proxy"),
+        "{message}"
+    );
+    assert!(!message.contains("pw-in-url"), "{message}");
+    let unknown = console.send(put(json!({"proxy": "x"}))).await;
+    assert_error(&unknown, StatusCode::BAD_REQUEST, "bad_request");
+    let settings = console.send(get("/api/v1/settings/outbound")).await;
+    assert_eq!(settings.body["airgap_mode"], false);
+
+    // A good change: the password is masked in the answer, airgap mode shows everywhere.
+    let changed = console
+        .send(put(json!({
+            "update_schedule": "every 30m",
+            "https_proxy": "http://user:pw-in-url@proxy.corp:3128",
+            "no_proxy": ".corp",
+            "airgap_mode": true
+        })))
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.body);
+    assert_eq!(changed.body["update_schedule"], "every 30m");
+    assert_eq!(changed.body["proxy_source"], "the console setting");
+    assert!(
+        changed.body["airgap"]
+            .as_str()
+            .is_some_and(|why| why.contains("admin")),
+        "{:?}",
+        changed.body
+    );
+    assert!(!changed.body.to_string().contains("pw-in-url"));
+    let updates = console.send(get("/api/v1/updates")).await;
+    assert_eq!(updates.body["state"], "airgap");
+    let network = console.send(get("/api/v1/network")).await;
+    assert_eq!(network.status, StatusCode::OK, "{:?}", network.body);
+    assert_eq!(network.body["outbound"], json!([]));
+    let ports: Vec<&str> = network.body["inbound"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["port"].as_str().unwrap())
+        .collect();
+    assert_eq!(ports, ["8800", "9879", "9874", "9870-9880"]);
+    let audit = console.send(get("/api/v1/audit?limit=5")).await;
+    assert!(!audit.body.to_string().contains("pw-in-url"));
+}

@@ -34,7 +34,7 @@ pub struct SettingsChange {
 /// Why settings were not changed (nothing was).
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    #[error("{}", .0.join("; "))]
+    #[error("the settings were not changed: {}", .0.join("; "))]
     Invalid(Vec<String>),
     #[error("the api host client cannot use the proxy: {0}")]
     Client(String),
