@@ -10,7 +10,7 @@ set -euo pipefail
 # Work from the repository root whatever the caller's cwd.
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-readonly PACKAGES=(docker.io docker-registry busybox-static chromium chromium-driver shellcheck openssl)
+readonly PACKAGES=(docker.io docker-registry busybox-static chromium chromium-driver shellcheck openssl tinyproxy)
 readonly DOCKERD_LOG=/var/log/dockerd.log
 readonly DOCKERD_PID=/var/run/docker.pid
 readonly DOCKER_WAIT_SECONDS=60

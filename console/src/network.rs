@@ -464,20 +464,24 @@ async fn outbound_rows(inputs: &Inputs<'_>) -> Vec<OutboundRow> {
         } else {
             registry.clone()
         };
-        let scheme = if is_loopback_host(&host) {
-            "http"
-        } else {
-            "https"
-        };
-        let Ok(url) = Url::parse(&format!("{scheme}://{host}/v2/")) else {
+        let Ok(url) = Url::parse(&format!("https://{host}/v2/")) else {
             continue;
         };
-        let (check, realm) = reach(
-            inputs.recorder,
-            &url,
-            &format!("network check: registry {registry}"),
-        )
-        .await;
+        let purpose = format!("network check: registry {registry}");
+        let (mut check, mut realm, tls) = reach_with(inputs.recorder, &url, &purpose).await;
+        let mut url = url;
+        // Docker speaks plain HTTP to a loopback registry that does not speak TLS; so does
+        // this check. (A TLS registry whose certificate is not trusted here stays https.)
+        if is_loopback_host(&host) && tls == TlsOutcome::NotTls {
+            if let Ok(plain) = Url::parse(&format!("http://{host}/v2/")) {
+                let (plain_check, plain_realm, _) =
+                    reach_with(inputs.recorder, &plain, &purpose).await;
+                if plain_check.result == "ok" {
+                    (check, realm, url) = (plain_check, plain_realm, plain);
+                }
+            }
+        }
+        let scheme = url.scheme().to_owned();
         let of = mirror_of
             .map(|of| format!(" (in place of {of}, by a rewrite rule)"))
             .unwrap_or_default();
@@ -539,6 +543,27 @@ async fn outbound_rows(inputs: &Inputs<'_>) -> Vec<OutboundRow> {
 /// One request to `url` through the recorder: any HTTP answer means reachable. Also
 /// returns the token service a registry's `WWW-Authenticate` names, if any.
 async fn reach(recorder: &Recorder, url: &Url, purpose: &str) -> (Check, Option<Url>) {
+    let (check, realm, _) = reach_with(recorder, url, purpose).await;
+    (check, realm)
+}
+
+/// How TLS went for one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TlsOutcome {
+    /// TLS worked, or the URL is plain HTTP, or the host could not be reached at all.
+    Spoken,
+    /// The host answered, but not in TLS (a plain HTTP server on that port).
+    NotTls,
+    /// The host speaks TLS with a certificate not trusted from the console host.
+    Untrusted,
+}
+
+/// As [`reach`], also saying how TLS went.
+async fn reach_with(
+    recorder: &Recorder,
+    url: &Url,
+    purpose: &str,
+) -> (Check, Option<Url>, TlsOutcome) {
     let via = recorder
         .proxy()
         .filter(|p| p.for_url(url).is_some())
@@ -565,10 +590,15 @@ async fn reach(recorder: &Recorder, url: &Url, purpose: &str) -> (Check, Option<
             (
                 Check::ok("console", format!("reachable{via}: it answered HTTP {}", answer.status)),
                 realm,
+                TlsOutcome::Spoken,
             )
         }
-        Err(SendError::TooLarge { .. }) => (Check::ok("console", format!("reachable{via}")), None),
-        Err(SendError::Tls { reason, .. }) => (
+        Err(SendError::TooLarge { .. }) => (
+            Check::ok("console", format!("reachable{via}")),
+            None,
+            TlsOutcome::Spoken,
+        ),
+        Err(SendError::Tls { reason, .. }) if reason.contains("certificate") => (
             Check::ok(
                 "console",
                 format!(
@@ -576,8 +606,24 @@ async fn reach(recorder: &Recorder, url: &Url, purpose: &str) -> (Check, Option<
                 ),
             ),
             None,
+            TlsOutcome::Untrusted,
         ),
-        Err(e) => (Check::problem("console", format!("not reachable{via}: {e}")), None),
+        Err(e @ SendError::Tls { .. }) => (
+            Check::problem("console", format!("not reachable{via}: {e}")),
+            None,
+            TlsOutcome::NotTls,
+        ),
+        // A connection error names the proxy itself.
+        Err(e @ SendError::Connect { proxy: Some(_), .. }) => (
+            Check::problem("console", format!("not reachable: {e}")),
+            None,
+            TlsOutcome::Spoken,
+        ),
+        Err(e) => (
+            Check::problem("console", format!("not reachable{via}: {e}")),
+            None,
+            TlsOutcome::Spoken,
+        ),
     }
 }
 

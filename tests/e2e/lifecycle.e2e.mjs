@@ -8,8 +8,13 @@
 // rules (the vendor registry's credentials come "from the license") -> Config: greeting, admin password, debug logs
 // -> Preflight for 1.0.0 -> Deploy 1.0.0, followed live until it succeeds -> the app answers on :8080 with the
 // greeting -> Application: running services, Stop (confirmed) -> stopped, Start -> running -> Logs of web (load,
-// then Follow), and of the worker followed until a new line arrives -> Update to 1.1.0 -> History: both deployments
-// (who, when, version, config hash, outcome) -> roll back to the 1.0.0 deployment -> 1.0.0 answers again.
+// then Follow), and of the worker followed until a new line arrives -> Advisories: the test publishes two into the api
+// host's vendor dir (a copy of the sample's), one for 1.0.0 fixed in 1.1.0 and one for the unpublished sequence 3;
+// Updates: Check now -> "Update available", the first advisory (severity, "fixed in 1.1.0 (sequence 2)"), 1.1.0 marked
+// "fixes" it, the second nowhere; the banner names it on the Dashboard -> Network: the report's inbound ports (this
+// console's two, 9874, 9870-9880, the app's 8080 listening) and outbound hosts (the api host reached, the three mirror
+// registries) -> Update to 1.1.0, and the banner is gone -> History: both deployments (who, when, version, config hash,
+// outcome) -> roll back to the 1.0.0 deployment -> 1.0.0 answers again.
 //
 // Needs Docker (fails, not skips, without it), free host ports 8080 (the sample app's) and 8801 (the api host's),
 // no sample-app containers from anything else, and `unshare --net` + `ip`: Chromium runs in a network namespace of
@@ -66,6 +71,7 @@ const SAMPLE_SCRIPT = path.join(ROOT, 'scripts', 'sample-vendor.sh');
 // The first run builds and pushes 9 images; later runs reuse them.
 const SAMPLE_VENDOR_TIMEOUT_MS = 600_000;
 const APP_ID = 'sample-app';
+const CHANNEL = 'stable';
 const APP_URL = 'http://127.0.0.1:8080/';
 const APP_PORT = 8080;
 const API_HOST_PORT = 8801;
@@ -78,6 +84,28 @@ const APP_ACTION_TIMEOUT_MS = 90_000;
 const APP_PAGE_TIMEOUT_MS = 60_000;
 // With log level debug the worker logs a line every 5 s.
 const LOG_LINE_TIMEOUT_MS = 30_000;
+// "Check now" syncs the license, then fetches the channel index (and new releases) from the api host.
+const UPDATE_CHECK_TIMEOUT_MS = 60_000;
+// The network report runs its live checks (the nodes' ports, one request per outbound host) before it answers.
+const NETWORK_REPORT_TIMEOUT_MS = 60_000;
+
+// Two advisories the test publishes while 1.0.0 (sequence 1) is installed: one for it, fixed in 1.1.0 (sequence 2),
+// which the console must show; one for the unpublished sequence 3 only, which it must not show anywhere.
+const ADVISORY_INSTALLED = {
+  id: 'OSA-2026-0101',
+  severity: 'high',
+  title: 'Greeting page script injection',
+  text: 'The greeting is not escaped on the home page. Update to 1.1.0.',
+  affects: '1',
+  fixedIn: 2,
+};
+const ADVISORY_OTHER = {
+  id: 'OSA-2026-0103',
+  severity: 'medium',
+  title: 'Worker volume permissions',
+  text: 'Only 1.2.0 is affected.',
+  affects: '3',
+};
 
 // Letters, spaces, commas and '!' only: the sample app's pattern.
 const GREETING = 'Hello from the lifecycle browser test!';
@@ -116,7 +144,7 @@ async function run() {
     });
   check(mirrorRules.length === 3, `SAMPLE_MIRROR_RULES has ${mirrorRules.length} rules: ${vendor.SAMPLE_MIRROR_RULES}`);
 
-  await startApiHost(vendor);
+  const vendorDir = await startApiHost(vendor);
 
   const dataDir = tempDir('outpost-e2e-lifecycle-data-');
   const password = `e2e-Lifecycle-${randomBytes(6).toString('hex')}`;
@@ -554,20 +582,233 @@ async function run() {
       );
     });
 
-    await step('L11 update to 1.1.0', async () => {
+    await step('L11 advisories', async () => {
+      // Both go into the api host's copy of the vendor dir, signed with the sample vendor's key, each as the next
+      // index version: newer than any the console holds, or it would refuse the index as a rollback.
+      const held = (await api('/api/v1/updates')).index?.version ?? 0;
+      await publishAdvisory(vendorDir, vendor, ADVISORY_INSTALLED);
+      const published = await publishAdvisory(vendorDir, vendor, ADVISORY_OTHER);
+      check(published > held, `the advised index has version ${published}, the console holds ${held}`);
+
+      await byId('nav-updates').click();
+      await waitVisible('updates-page');
+      await waitVisible('updates-state');
+      await byId('check-now').click();
+      const outcome = await eventually(
+        'Check now to report its outcome',
+        async () => {
+          const result = byId('check-result-outcome');
+          if ((await result.count()) === 0) return null;
+          const value = await result.first().getAttribute('data-outcome');
+          return value === 'running' ? null : value;
+        },
+        UPDATE_CHECK_TIMEOUT_MS,
+      );
+      if (outcome !== 'ok') {
+        const said = oneLine(await byId('check-result').innerText());
+        throw new Error(`Check now ended ${outcome}: "${said}"`);
+      }
+      log(`check: ${oneLine(await byId('check-result').innerText())}`);
+      await eventually('updates-state data-state="update_available"', async () =>
+        (await byId('updates-state').getAttribute('data-state')) === 'update_available',
+      );
+      const stateText = oneLine(await byId('updates-state').innerText());
+      check(/^Update available\b/.test(stateText), `updates-state reads "${stateText}"`);
+      const installed = await byId('updates-installed-release').getAttribute('data-sequence');
+      check(installed === '1', `updates-installed-release is sequence ${installed}, expected 1`);
+      const index = oneLine(await byId('updates-index').innerText());
+      check(index.includes(`version ${published}`), `updates-index reads "${index}", expected version ${published}`);
+
+      // The advisory for the installed release, with its severity and the release that fixes it (loaded already).
+      const advisory = byId(`advisory-${ADVISORY_INSTALLED.id}`);
+      await named(`advisory-${ADVISORY_INSTALLED.id}`, () =>
+        advisory.waitFor({ state: 'visible', timeout: ACTION_TIMEOUT_MS }),
+      );
+      check(
+        (await advisory.getAttribute('data-severity')) === ADVISORY_INSTALLED.severity,
+        `advisory-${ADVISORY_INSTALLED.id} has severity ${await advisory.getAttribute('data-severity')}`,
+      );
+      const severity = oneLine(await advisory.getByTestId('advisory-severity').textContent());
+      check(severity === ADVISORY_INSTALLED.severity, `advisory-severity reads "${severity}"`);
+      const affected = oneLine(await advisory.getByTestId('advisory-affected').textContent());
+      check(affected === 'sequence 1', `advisory-affected reads "${affected}"`);
+      const fix = advisory.getByTestId('advisory-fix');
+      const fixText = oneLine(await fix.innerText());
+      check(fixText.includes('fixed in 1.1.0 (sequence 2)'), `advisory-fix reads "${fixText}"`);
+      check((await fix.getAttribute('data-fix-available')) === 'true', `the fix is not marked loaded: "${fixText}"`);
+      check((await fix.getByTestId('advisory-fix-loaded').count()) === 1, `advisory-fix-loaded missing: "${fixText}"`);
+      const advisoryText = oneLine(await advisory.innerText());
+      check(advisoryText.includes(ADVISORY_INSTALLED.title), `the advisory row reads "${advisoryText}"`);
+
+      // The release that fixes it is marked.
+      const release = byId('release-2');
+      await named('release-2 among the available releases', () =>
+        release.waitFor({ state: 'visible', timeout: ACTION_TIMEOUT_MS }),
+      );
+      check(
+        (await release.getAttribute('data-fixes')) === ADVISORY_INSTALLED.id,
+        `release-2 has data-fixes "${await release.getAttribute('data-fixes')}"`,
+      );
+      const fixes = oneLine(await release.getByTestId('release-fixes').textContent());
+      check(fixes === `fixes ${ADVISORY_INSTALLED.id}`, `release-fixes of 1.1.0 reads "${fixes}"`);
+      check(oneLine(await release.innerText()).includes('1.1.0'), 'release-2 does not show 1.1.0');
+
+      // The other advisory: nowhere on the page, nor in the API's answer.
+      check(!(await page.content()).includes(ADVISORY_OTHER.id), `${ADVISORY_OTHER.id} appears on the Updates page`);
+      const status = await api('/api/v1/updates');
+      const ids = status.advisories.map((a) => a.id);
+      check(
+        ids.length === 1 && ids[0] === ADVISORY_INSTALLED.id,
+        `GET /api/v1/updates lists advisories ${JSON.stringify(ids)}`,
+      );
+      await shot('11-updates-advisory.png');
+
+      // The banner, on another page: the Dashboard, with its updates card.
+      await byId('nav-dashboard').click();
+      await waitVisible('dashboard');
+      await waitVisible('update-banner', 'the update banner on the Dashboard');
+      const bannerAdvisory = page.locator(
+        `[data-testid="update-banner-advisory"][data-id="${ADVISORY_INSTALLED.id}"]`,
+      );
+      await named(`the banner's ${ADVISORY_INSTALLED.id}`, () =>
+        bannerAdvisory.waitFor({ state: 'visible', timeout: ACTION_TIMEOUT_MS }),
+      );
+      const banner = oneLine(await byId('update-banner').innerText());
+      for (const needle of [ADVISORY_INSTALLED.id, `(${ADVISORY_INSTALLED.severity})`, 'fixed in 1.1.0']) {
+        check(banner.includes(needle), `the banner does not say "${needle}": "${banner}"`);
+      }
+      check(!banner.includes(ADVISORY_OTHER.id), `the banner names ${ADVISORY_OTHER.id}: "${banner}"`);
+      await waitDataValue('dashboard-updates-state', 'update_available', 'the dashboard updates card');
+      const count = oneLine(await byId('dashboard-updates-advisories').textContent());
+      check(count === '1 advisory', `dashboard-updates-advisories reads "${count}"`);
+      check(!(await page.content()).includes(ADVISORY_OTHER.id), `${ADVISORY_OTHER.id} appears on the Dashboard`);
+      log(`banner: "${banner}"`);
+      await shot('12-banner.png');
+
+      const { entries } = await api('/api/v1/audit?limit=500');
+      const audited = entries.filter((e) => e.action === 'advisory.published');
+      check(
+        audited.length === 1 && JSON.stringify(audited[0]).includes(ADVISORY_INSTALLED.id),
+        `advisory.published audit entries: ${JSON.stringify(audited)}`,
+      );
+    });
+
+    await step('L12 network report', async () => {
+      await byId('nav-network').click();
+      await waitVisible('network-page');
+      await waitVisible('network-summary', 'the network report', NETWORK_REPORT_TIMEOUT_MS);
+      check((await page.getByTestId('network-error').count()) === 0, 'network-error is shown');
+      const release = oneLine(await byId('network-release').textContent());
+      check(release.includes('1.0.0 (sequence 1)') && release.includes('installed'), `network-release: "${release}"`);
+
+      // A row's checks: where each ran, its result and what it says.
+      const checksOf = async (row) =>
+        row.getByTestId('network-check').evaluateAll((els) =>
+          els.map((el) => ({
+            on: el.getAttribute('data-on'),
+            result: el.getAttribute('data-result'),
+            text: (el.querySelector('.detail')?.textContent ?? '').replace(/\s+/g, ' ').trim(),
+          })),
+        );
+      const rowWith = async (selector, what) => {
+        const row = page.locator(selector).filter({ visible: true });
+        await named(what, () => row.first().waitFor({ state: 'visible', timeout: ACTION_TIMEOUT_MS }));
+        check((await row.count()) === 1, `${(await row.count())} rows for ${what}`);
+        const checks = await checksOf(row);
+        log(`${what}: ${checks.map((c) => `${c.result} on ${c.on} (${c.text})`).join('; ') || 'no checks'}`);
+        return { row, checks };
+      };
+
+      // Inbound: the console's two ports (this console's own, not the defaults), 9874, the reserved range, the app's.
+      const consolePort = new URL(con.consoleUrl).port;
+      const agentPort = new URL(con.agentUrl).port;
+      for (const [port, what] of [
+        [consolePort, 'the console port'],
+        [agentPort, 'the agent channel port'],
+      ]) {
+        const { row, checks } = await rowWith(`[data-testid="inbound-${port}"]`, `${what} ${port}`);
+        check((await row.getAttribute('data-role')) === 'console host', `inbound-${port} is not a console host row`);
+        check(
+          checks.length === 1 && checks[0].on === 'console' && checks[0].result === 'ok',
+          `inbound-${port} checks: ${JSON.stringify(checks)}`,
+        );
+      }
+      const registry = await rowWith('[data-testid="inbound-9874"]', "the console's registry port 9874");
+      const registryRole = await registry.row.getAttribute('data-role');
+      check(registryRole === 'console host', `inbound-9874 has role ${registryRole}`);
+      check(registry.checks.length === 1, `inbound-9874 checks: ${JSON.stringify(registry.checks)}`);
+      const range = await rowWith('[data-testid="inbound-9870-9880"]', 'the reserved range 9870-9880');
+      check((await range.row.getAttribute('data-role')) === 'every node', 'inbound-9870-9880 is not an every-node row');
+      check(
+        range.checks.length === 1 && range.checks[0].on !== 'console' && range.checks[0].result !== 'unknown',
+        `the node's check of 9870-9880: ${JSON.stringify(range.checks)}`,
+      );
+      const app = await rowWith(`[data-testid="inbound-${APP_PORT}"]`, `the app's port ${APP_PORT}`);
+      check((await app.row.getAttribute('data-role')) === 'app nodes', `inbound-${APP_PORT} is not an app row`);
+      check(
+        app.checks.length === 1 && app.checks[0].result === 'ok' && /listening/.test(app.checks[0].text),
+        `the node's check of ${APP_PORT} (the app runs): ${JSON.stringify(app.checks)}`,
+      );
+
+      // Outbound: the api host, reached, and the registries the images come from after the mirror rules.
+      const apiHost = new URL(vendor.SAMPLE_API_HOST);
+      const api8801 = await rowWith(
+        `[data-testid="outbound-${apiHost.hostname}"][data-port="${apiHost.port}"]`,
+        `the api host ${apiHost.host}`,
+      );
+      check(
+        api8801.checks.length === 1 && api8801.checks[0].on === 'console' && api8801.checks[0].result === 'ok',
+        `the api host's check: ${JSON.stringify(api8801.checks)}`,
+      );
+      check(
+        (await api8801.row.getByTestId('outbound-not-airgap').count()) === 1,
+        'the api host row is not marked "not needed in airgap"',
+      );
+      for (const rule of mirrorRules) {
+        const [host, port] = rule.to.split(':');
+        const { row } = await rowWith(
+          `[data-testid="outbound-${host}"][data-port="${port}"]`,
+          `the registry ${rule.to} (in place of ${rule.from})`,
+        );
+        const text = oneLine(await row.innerText());
+        check(text.includes(rule.from), `the row of ${rule.to} does not name ${rule.from}: "${text}"`);
+      }
+      const outbound = await byId('network-outbound').locator('[data-testid^="outbound-"][data-port]').count();
+      check(outbound === 1 + mirrorRules.length, `${outbound} outbound rows, expected the api host and the registries`);
+      const engines = await byId('network-engines').locator('[data-testid^="engine-"]').count();
+      check(engines === 1, `${engines} engine proxy rows for one node`);
+      log(`network: ${await byId('network-problems').getAttribute('data-value')} problems`);
+      await shot('13-network.png');
+    });
+
+    await step('L13 update to 1.1.0', async () => {
       updateId = await deployFromDeployPage(2, 'Update', '1.1.0 (sequence 2)');
       check(updateId !== firstId, `the update has the id of the first deployment, ${firstId}`);
       const deployment = await followDeployment(updateId, {
-        runningShot: '11-update-running.png',
-        doneShot: '12-update-succeeded.png',
+        runningShot: '14-update-running.png',
+        doneShot: '15-update-succeeded.png',
         what: 'update to 1.1.0',
       });
       check(deployment.kind === 'update', `deployment ${updateId} is a ${deployment.kind}, expected update`);
       check(deployment.previous_sequence === 1, `deployment ${updateId} updated from ${deployment.previous_sequence}`);
       await appPageWith('the greeting and 1.1.0', [GREETING, '1.1.0']);
+
+      // 1.1.0 fixes the advisory: once the shell has read the updates again, no banner names it.
+      await page.goto(new URL('/', base).href);
+      await waitVisible('dashboard');
+      await waitDataValue('dashboard-updates-state', 'up_to_date', 'the dashboard updates card after the update');
+      if ((await page.getByTestId('update-banner-advisory').count()) > 0) {
+        const banner = oneLine(await page.getByTestId('update-banner').first().innerText());
+        throw new Error(`after the update, the banner still names an advisory: "${banner}"`);
+      }
+      log('after the update: up to date, no advisory in the banner');
+      check(
+        !(await page.content()).includes(ADVISORY_INSTALLED.id),
+        `${ADVISORY_INSTALLED.id} is still on the Dashboard`,
+      );
     });
 
-    await step('L12 history and rollback', async () => {
+    await step('L14 history and rollback', async () => {
       await byId('nav-history').click();
       await waitVisible('history-page');
       await waitVisible('history-table');
@@ -604,7 +845,7 @@ async function run() {
       check(first.hash === update.hash, `the same config has two hashes: ${first.hash} and ${update.hash}`);
       check((await byId(`rollback-${updateId}`).count()) === 0, 'the installed deployment offers a rollback');
       log(`history: ${firstId}: "${first.text}" | ${updateId}: "${update.text}"`);
-      await shot('13-history.png');
+      await shot('16-history.png');
 
       await byId(`rollback-${firstId}`).click();
       await waitVisible('rollback-dialog');
@@ -614,8 +855,8 @@ async function run() {
       const rollbackId = await deploymentIdFromUrl('roll back to 1.0.0');
       check(![firstId, updateId].includes(rollbackId), `the rollback reused deployment id ${rollbackId}`);
       const deployment = await followDeployment(rollbackId, {
-        runningShot: '14-rollback-running.png',
-        doneShot: '15-rollback-succeeded.png',
+        runningShot: '17-rollback-running.png',
+        doneShot: '18-rollback-succeeded.png',
         what: 'roll back to 1.0.0',
       });
       check(
@@ -632,12 +873,18 @@ async function run() {
       await named(`the rollback button of the update ${updateId}`, () =>
         byId(`rollback-${updateId}`).waitFor({ state: 'visible', timeout: ACTION_TIMEOUT_MS }),
       );
-      await shot('16-history-after-rollback.png');
+      await shot('19-history-after-rollback.png');
 
       const { entries } = await api('/api/v1/audit?limit=500');
       const actions = new Set(entries.map((e) => e.action));
       log(`audit actions: ${[...actions].sort().join(', ')}`);
       check(actions.has('releases.fetched'), 'no releases.fetched in the audit log');
+      // Back on 1.0.0: its advisory applies again.
+      const ids = (await api('/api/v1/updates')).advisories.map((a) => a.id);
+      check(
+        ids.join(',') === ADVISORY_INSTALLED.id,
+        `after the rollback, GET /api/v1/updates lists advisories ${JSON.stringify(ids)}`,
+      );
       check(!JSON.stringify(entries).includes(adminPassword), 'the admin password is in the audit log');
     });
   } catch (err) {
@@ -671,7 +918,7 @@ async function sampleVendor() {
     if (m) vendor[m[1]] = m[2].replace(/^"(.*)"$/, '$1');
   }
   for (const key of [
-    'SAMPLE_VENDOR_DIR', 'SAMPLE_KEY_FINGERPRINT', 'SAMPLE_LICENSE', 'SAMPLE_CA', 'SAMPLE_API_HOST',
+    'SAMPLE_VENDOR_DIR', 'SAMPLE_KEY', 'SAMPLE_KEY_FINGERPRINT', 'SAMPLE_LICENSE', 'SAMPLE_CA', 'SAMPLE_API_HOST',
     'SAMPLE_API_HOST_CERT', 'SAMPLE_API_HOST_KEY', 'SAMPLE_MIRROR_RULES',
   ]) {
     check(nonEmpty(vendor[key]), `${envFile} has no ${key}`);
@@ -679,11 +926,15 @@ async function sampleVendor() {
   return vendor;
 }
 
-// `outpost-airgap serve` on 127.0.0.1:8801 with the sample vendor's files; resolves once it prints "Serving ".
+// `outpost-airgap serve` on 127.0.0.1:8801 with a copy of the sample vendor's files (this test publishes advisories,
+// which must not change the sample vendor's own dir: its script compares what it published, and `make run` serves it);
+// resolves once it prints "Serving ". Answers the vendor dir it serves.
 async function startApiHost(vendor) {
+  const root = path.join(tempDir('outpost-e2e-lifecycle-vendor-'), 'vendor');
+  fs.cpSync(vendor.SAMPLE_VENDOR_DIR, root, { recursive: true });
   const listen = vendor.SAMPLE_API_HOST.replace(/^https:\/\//, '');
   const apiHost = startProcess('api host', AIRGAP_BIN, [
-    'serve', '--root', vendor.SAMPLE_VENDOR_DIR, '--listen', listen,
+    'serve', '--root', root, '--listen', listen,
     '--tls-cert', vendor.SAMPLE_API_HOST_CERT, '--tls-key', vendor.SAMPLE_API_HOST_KEY,
   ]);
   await eventually(
@@ -694,7 +945,35 @@ async function startApiHost(vendor) {
     },
     STARTUP_TIMEOUT_MS,
   );
-  log(`api host serving ${vendor.SAMPLE_API_HOST}`);
+  log(`api host serving ${vendor.SAMPLE_API_HOST} from ${root}`);
+  return root;
+}
+
+// The version of the channel index in vendor dir ROOT (its signed payload, read without verifying it).
+function indexVersion(root) {
+  const file = path.join(root, 'channels', APP_ID, CHANNEL, 'index.json');
+  const envelope = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const payload = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
+  check(Number.isInteger(payload.version), `${file} has no version: ${JSON.stringify(payload).slice(0, 200)}`);
+  return payload.version;
+}
+
+// `outpost-airgap channel advise` into vendor dir ROOT with the sample vendor's key: the channel's next index version,
+// with the advisory. Answers that version.
+async function publishAdvisory(root, vendor, { id, severity, title, text, affects, fixedIn = null }) {
+  const before = indexVersion(root);
+  const args = [
+    'channel', 'advise', '--root', root, '--key', vendor.SAMPLE_KEY, '--app', APP_ID, '--channel', CHANNEL,
+    '--id', id, '--severity', severity, '--title', title, '--text', text, '--affects', affects,
+    ...(fixedIn === null ? [] : ['--fixed-in', String(fixedIn)]),
+  ];
+  const { code, output } = await runBounded(AIRGAP_BIN, args, { timeoutMs: DOCKER_TIMEOUT_MS });
+  if (code !== 0) throw new Error(`outpost-airgap ${args.join(' ')} failed (${code}): ${oneLine(output)}`);
+  const after = indexVersion(root);
+  check(after > before, `advising ${id} left the index at version ${after} (was ${before})`);
+  const fix = fixedIn === null ? '' : `, fixed in ${fixedIn}`;
+  log(`published advisory ${id} (${severity}, affects ${affects}${fix}): index version ${after}`);
+  return after;
 }
 
 // ---- Docker and the host's ports ----

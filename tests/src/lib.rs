@@ -616,3 +616,394 @@ impl Drop for ContainerGuard {
         let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
     }
 }
+
+impl Console {
+    /// Starts a console as [`Console::start_with`] does, with `env` added to its environment
+    /// (`HTTPS_PROXY`, `NO_PROXY`, ...). `HTTPS_PROXY`/`NO_PROXY` of the test process itself
+    /// are not passed on, so only what `env` names applies.
+    pub fn start_with_env(
+        data_dir: &Path,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Console> {
+        let stderr_path = data_dir.with_extension("stderr.log");
+        let stderr = std::fs::File::create(&stderr_path)?;
+        let mut command = Command::new(binary("outpost-console"));
+        command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]);
+        command.arg(data_dir);
+        if !extra_args.contains(&"--cluster-listen") {
+            command.args(["--cluster-listen", "127.0.0.1:0"]);
+        }
+        for name in ["HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"] {
+            command.env_remove(name);
+        }
+        let mut child = command
+            .args(extra_args)
+            .env_remove("OUTPOST_CONFIG")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .context("spawning outpost-console")?;
+        let stdout = child.stdout.take().expect("piped");
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut console = Console {
+            child: Some(child),
+            data_dir: data_dir.to_owned(),
+            url: String::new(),
+            cluster_url: String::new(),
+            address: "127.0.0.1:0".parse().expect("literal"),
+            setup_link: None,
+            stdout_lines: Vec::new(),
+            stderr_path,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while let Ok(line) =
+            receiver.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            console.stdout_lines.push(line.clone());
+            if let Some(url) = line.strip_prefix("Console URL: ") {
+                console.url = url.trim().to_owned();
+            } else if let Some(url) = line.strip_prefix("Agent channel: ") {
+                console.cluster_url = url.trim().to_owned();
+            } else if let Some(link) = line.strip_prefix("Setup link: ") {
+                console.setup_link = Some(link.trim().to_owned());
+                break;
+            } else if line.starts_with("The admin password is set") {
+                break;
+            }
+        }
+        let port = console
+            .url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse::<u16>().ok())
+            .with_context(|| {
+                format!(
+                    "the console printed no URL within 30 s; stdout: {:?}; stderr: {}",
+                    console.stdout_lines,
+                    console.stderr()
+                )
+            })?;
+        console.address = SocketAddr::from(([127, 0, 0, 1], port));
+        Ok(console)
+    }
+}
+
+/// Waits (bounded, polling) until something accepts TCP connections on 127.0.0.1:`port`;
+/// `alive` says whether the process that should listen still runs.
+fn wait_for_listener(
+    what: &str,
+    port: u16,
+    limit: Duration,
+    mut alive: impl FnMut() -> bool,
+) -> Result<()> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        if !alive() {
+            bail!("{what} exited before it listened on 127.0.0.1:{port}");
+        }
+        if Instant::now() >= deadline {
+            bail!("{what} did not listen on 127.0.0.1:{port} within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Debian's tinyproxy as a real HTTP CONNECT proxy on a free loopback port: its own config,
+/// log and pid file in a temp dir, in the foreground (`-d`), killed on drop. Never the
+/// system's tinyproxy service.
+pub struct Tinyproxy {
+    child: Option<Child>,
+    pub port: u16,
+    config: PathBuf,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Tinyproxy {
+    /// Starts a proxy that lets only 127.0.0.1 in and allows CONNECT to `connect_ports`
+    /// (tinyproxy allows only 443 and 563 by default), with HTTP basic auth when
+    /// `basic_auth` is given.
+    pub fn start(connect_ports: &[u16], basic_auth: Option<(&str, &str)>) -> Result<Tinyproxy> {
+        let program = Path::new("/usr/bin/tinyproxy");
+        if !program.is_file() {
+            bail!("/usr/bin/tinyproxy is missing: install tinyproxy (scripts/dev-setup.sh)");
+        }
+        let dir = tempfile::tempdir()?;
+        let config = dir.path().join("tinyproxy.conf");
+        let log = dir.path().join("tinyproxy.log");
+        let mut proxy = Tinyproxy {
+            child: None,
+            port: 0,
+            config,
+            log,
+            _dir: dir,
+        };
+        // A free port can be taken between the probe and tinyproxy's bind: try a few.
+        let mut last = None;
+        for _ in 0..3 {
+            proxy.port = free_port();
+            let mut text = format!(
+                "Port {}\nListen 127.0.0.1\nTimeout 60\nAllow 127.0.0.1\nMaxClients 50\n\
+                 LogFile \"{}\"\nLogLevel Info\nPidFile \"{}\"\n",
+                proxy.port,
+                proxy.log.display(),
+                proxy.log.with_extension("pid").display()
+            );
+            for port in connect_ports {
+                text.push_str(&format!("ConnectPort {port}\n"));
+            }
+            if let Some((user, password)) = basic_auth {
+                text.push_str(&format!("BasicAuth {user} {password}\n"));
+            }
+            std::fs::write(&proxy.config, text)?;
+            match proxy.spawn() {
+                Ok(()) => return Ok(proxy),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("tried at least once"))
+    }
+
+    fn spawn(&mut self) -> Result<()> {
+        let child = Command::new("/usr/bin/tinyproxy")
+            .arg("-d")
+            .arg("-c")
+            .arg(&self.config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("spawning tinyproxy")?;
+        self.child = Some(child);
+        let child = self.child.as_mut().expect("just set");
+        let ready = wait_for_listener("tinyproxy", self.port, Duration::from_secs(10), || {
+            matches!(child.try_wait(), Ok(None))
+        });
+        if let Err(e) = ready {
+            self.stop();
+            bail!("{e}; its log: {}", self.log());
+        }
+        Ok(())
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The proxy's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// How many CONNECT requests to 127.0.0.1:`port` the log shows.
+    pub fn connects_to(&self, port: u16) -> usize {
+        let request = format!("CONNECT 127.0.0.1:{port} ");
+        self.log().lines().filter(|l| l.contains(&request)).count()
+    }
+
+    /// Stops the proxy (as an outage would); the log stays.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the proxy again on the same port with the same config.
+    pub fn restart(&mut self) -> Result<()> {
+        self.stop();
+        self.spawn()
+    }
+}
+
+impl Drop for Tinyproxy {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A TCP forwarder on a free loopback port that counts every connection it accepts and
+/// every byte it carries (both ways) to `target`: put in front of an outside endpoint, it
+/// proves whether anything connected. Stops accepting on drop.
+pub struct CountingForwarder {
+    pub port: u16,
+    connections: Arc<std::sync::atomic::AtomicUsize>,
+    bytes: Arc<std::sync::atomic::AtomicU64>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl CountingForwarder {
+    pub fn start(target: SocketAddr) -> Result<CountingForwarder> {
+        use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let bytes = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (count, carried, stopped) = (connections.clone(), bytes.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if stopped.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(client) = client else { continue };
+                count.fetch_add(1, Ordering::SeqCst);
+                let carried = carried.clone();
+                std::thread::spawn(move || {
+                    let Ok(upstream) = std::net::TcpStream::connect(target) else {
+                        return;
+                    };
+                    let (Ok(client_read), Ok(upstream_read)) =
+                        (client.try_clone(), upstream.try_clone())
+                    else {
+                        return;
+                    };
+                    let back = carried.clone();
+                    std::thread::spawn(move || pump(upstream_read, client, &back));
+                    pump(client_read, upstream, &carried);
+                });
+            }
+        });
+        Ok(CountingForwarder {
+            port,
+            connections,
+            bytes,
+            stop,
+        })
+    }
+
+    /// Connections accepted since the start or the last reset.
+    pub fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Bytes carried (both ways, on any connection) since the start or the last reset.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn reset(&self) {
+        self.connections
+            .store(0, std::sync::atomic::Ordering::SeqCst);
+        self.bytes.store(0, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for CountingForwarder {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wakes the accept loop so it sees the flag.
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// Copies `from` to `to`, counting the bytes, until either side ends.
+fn pump(
+    mut from: std::net::TcpStream,
+    mut to: std::net::TcpStream,
+    counted: &std::sync::atomic::AtomicU64,
+) {
+    use std::io::{Read, Write};
+    let mut buffer = [0u8; 16 * 1024];
+    loop {
+        match from.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                counted.fetch_add(n as u64, std::sync::atomic::Ordering::SeqCst);
+                if to.write_all(&buffer[..n]).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Write);
+}
+
+/// Debian's `docker-registry` (distribution) on a free loopback port over plain HTTP, with
+/// its storage in a temp dir; killed on drop.
+pub struct LocalRegistry {
+    child: Option<Child>,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl LocalRegistry {
+    pub fn start() -> Result<LocalRegistry> {
+        let program = Path::new("/usr/bin/docker-registry");
+        if !program.is_file() {
+            bail!("/usr/bin/docker-registry is missing: install docker-registry (scripts/dev-setup.sh)");
+        }
+        let dir = tempfile::tempdir()?;
+        let port = free_port();
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n\
+                 storage:\n  filesystem:\n    rootdirectory: {}\n\
+                 http:\n  addr: 127.0.0.1:{port}\n  secret: outpost-tests-{port}\n",
+                dir.path().join("data").display()
+            ),
+        )?;
+        let log = std::fs::File::create(dir.path().join("registry.log"))?;
+        let child = Command::new(program)
+            .arg("serve")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("spawning docker-registry")?;
+        let mut registry = LocalRegistry {
+            child: Some(child),
+            port,
+            _dir: dir,
+        };
+        let child = registry.child.as_mut().expect("just set");
+        wait_for_listener("docker-registry", port, Duration::from_secs(30), || {
+            matches!(child.try_wait(), Ok(None))
+        })?;
+        Ok(registry)
+    }
+
+    /// `127.0.0.1:PORT`, as image references name it.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for LocalRegistry {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Fails loudly when the Docker engine does not answer: tests that need it never skip.
+pub fn require_docker() -> Result<()> {
+    let answers = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !answers {
+        bail!("Docker does not answer (`docker info` failed): run scripts/dev-setup.sh first");
+    }
+    Ok(())
+}

@@ -12,9 +12,16 @@ export interface UpdatesFeed {
   failed: boolean;
   /** A page read a fresher status (after "Check now", or on opening the Updates page). */
   publish(status: UpdatesStatus): void;
+  /** Something changed what the status says (a deployment ended): read it again now. */
+  refresh(): void;
 }
 
-const NOOP_FEED: UpdatesFeed = { status: undefined, failed: false, publish: () => undefined };
+const NOOP_FEED: UpdatesFeed = {
+  status: undefined,
+  failed: false,
+  publish: () => undefined,
+  refresh: () => undefined,
+};
 
 export const UpdatesFeedContext = createContext<UpdatesFeed>(NOOP_FEED);
 
@@ -27,6 +34,7 @@ export function useUpdatesPoll(): UpdatesFeed {
   const [status, setStatus] = useState<UpdatesStatus | undefined>(undefined);
   const [failed, setFailed] = useState(false);
   const controllerRef = useRef<AbortController | null>(null);
+  const loadRef = useRef<(() => void) | null>(null);
 
   useEffect(() => {
     const load = () => {
@@ -49,9 +57,11 @@ export function useUpdatesPoll(): UpdatesFeed {
           if (controllerRef.current === controller) controllerRef.current = null;
         });
     };
+    loadRef.current = load;
     load();
     const timer = window.setInterval(load, UPDATES_REFRESH_MS);
     return () => {
+      loadRef.current = null;
       window.clearInterval(timer);
       controllerRef.current?.abort();
       controllerRef.current = null;
@@ -66,5 +76,12 @@ export function useUpdatesPoll(): UpdatesFeed {
     setFailed(false);
   }, []);
 
-  return useMemo(() => ({ status, failed, publish }), [status, failed, publish]);
+  const refresh = useCallback(() => {
+    // A read still running began before the change: start a fresh one.
+    controllerRef.current?.abort();
+    controllerRef.current = null;
+    loadRef.current?.();
+  }, []);
+
+  return useMemo(() => ({ status, failed, publish, refresh }), [status, failed, publish, refresh]);
 }

@@ -626,6 +626,7 @@ fn outbound_view(record: crate::store::OutboundRecord) -> protocol::OutboundEntr
         bytes_sent: record.bytes_sent,
         bytes_received: record.bytes_received,
         duration_ms: record.duration_ms,
+        via_proxy: record.via_proxy,
     }
 }
 

@@ -242,4 +242,7 @@ pub struct OutboundEntry {
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub duration_ms: u64,
+    /// The proxy the request went through (password masked), if any.
+    #[serde(default)]
+    pub via_proxy: Option<String>,
 }

@@ -355,7 +355,7 @@ impl Execution<'_> {
             progress
         });
         let source = match &command {
-            Command::PullImage { reference, .. } => self
+            Command::PullImage { reference, .. } | Command::EnsureImage { reference } => self
                 .plan
                 .images
                 .iter()

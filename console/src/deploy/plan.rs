@@ -34,18 +34,24 @@ mod spec;
 pub use images::{ImageSource, InternalRegistry, PlannedImage, RegistrySettings};
 pub use placement::PlanNode;
 
-/// Where each service's image comes from under `settings`, by service name (for the
-/// network report: which registries the release makes nodes contact). Services whose
-/// image cannot be planned are left out.
+/// Where each service's image comes from under `settings`, by service name, for the
+/// services that run with `profiles` (for the network report: which registries the
+/// release makes nodes contact). Services whose image cannot be planned are left out.
 pub fn service_images(
     release: &Release,
     app: &outpost_airgap::app::App,
+    profiles: &BTreeSet<String>,
     settings: &RegistrySettings,
 ) -> Vec<(String, PlannedImage)> {
     let pins = images::pins(release);
     app.compose
         .services
         .iter()
+        // Only the services that run: replicas, and an enabled profile (or none).
+        .filter(|(_, service)| service.replicas > 0)
+        .filter(|(_, service)| {
+            service.profiles.is_empty() || service.profiles.iter().any(|p| profiles.contains(p))
+        })
         .filter_map(|(name, service)| {
             images::plan_image(name, &service.image, &pins, settings)
                 .ok()

@@ -471,13 +471,14 @@ impl Deployer {
             None => self.store.config_values(&app_id)?,
         };
         let values = plan_values(&app, &config);
+        let profiles = app.profiles_for(&values);
         let settings = self.registries.settings()?;
         Ok(Some(ReleaseNetwork {
             sequence: loaded.release.sequence,
             version: loaded.release.version.clone(),
             installed: installed.is_some(),
-            ports: preflight::published_ports(&app, &app.profiles_for(&values)),
-            images: plan::service_images(&loaded.release, &app, &settings),
+            ports: preflight::published_ports(&app, &profiles),
+            images: plan::service_images(&loaded.release, &app, &profiles, &settings),
         }))
     }
 

@@ -58,6 +58,8 @@ pub struct OutboundEntry {
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub duration_ms: u64,
+    /// The proxy the request went through (password masked), if any.
+    pub via_proxy: Option<String>,
 }
 
 pub fn fetch_view(summary: FetchSummary) -> FetchAnswer {
@@ -92,6 +94,7 @@ pub fn outbound_view(record: OutboundRecord) -> OutboundEntry {
         bytes_sent: record.bytes_sent,
         bytes_received: record.bytes_received,
         duration_ms: record.duration_ms,
+        via_proxy: record.via_proxy,
     }
 }
 

@@ -363,10 +363,10 @@ impl Updates {
         })
         .await
         .map_err(Failure::Internal)?;
-        if announced > 0 {
-            did.push(format!(
-                "{announced} new advisory(ies) affect the installed release"
-            ));
+        match announced {
+            0 => {}
+            1 => did.push("1 new advisory affects the installed release".to_owned()),
+            n => did.push(format!("{n} new advisories affect the installed release")),
         }
         Ok(did.join("; "))
     }
@@ -694,7 +694,8 @@ fn state_of(inputs: &StateInputs<'_>) -> (State, String) {
     }
     let advisories = match inputs.advisories {
         0 => String::new(),
-        n => format!(" {n} security advisory(ies) affect the installed release."),
+        1 => " A security advisory affects the installed release.".to_owned(),
+        n => format!(" {n} security advisories affect the installed release."),
     };
     if let Some(newest) = inputs.available.last() {
         let required = inputs.available.iter().any(|r| r.required);

@@ -318,7 +318,11 @@ async fn advisories_for_the_installed_release_show_once_with_the_fix_marked() {
     world.advise("OSA-2026-0002", vec![7], None);
 
     let done = world.check().await;
-    assert!(done.summary.contains("1 new advisory"), "{}", done.summary);
+    assert!(
+        done.summary.contains("1 new advisory affects"),
+        "{}",
+        done.summary
+    );
     let status = world.status();
     let ids: Vec<&str> = status
         .advisories
@@ -331,7 +335,7 @@ async fn advisories_for_the_installed_release_show_once_with_the_fix_marked() {
     assert!(advisory.fix_available);
     assert_eq!(status.available[0].fixes, ["OSA-2026-0001"]);
     assert!(
-        status.message.contains("1 security advisory"),
+        status.message.contains("A security advisory affects"),
         "{}",
         status.message
     );

@@ -79,8 +79,14 @@ pub enum SendError {
     Airgap(String),
     #[error("the outbound log could not be written, so nothing was sent: {0}")]
     Log(String),
-    #[error("cannot reach {url}: {reason}")]
-    Connect { url: String, reason: String },
+    /// `proxy`: the proxy (password masked) the request went through, which may be what
+    /// could not be reached.
+    #[error("cannot reach {url}{}: {reason}", through(.proxy))]
+    Connect {
+        url: String,
+        proxy: Option<String>,
+        reason: String,
+    },
     #[error("the TLS connection to {url} failed: {reason}")]
     Tls { url: String, reason: String },
     #[error("{url} did not answer within {} s", .after.as_secs())]
@@ -216,7 +222,7 @@ impl Recorder {
             request_fields: mask::fields(body.as_ref().map(|(f, _)| f).unwrap_or(&Map::new()))
                 .to_string(),
             bytes_sent: request_size(&method, &url, &logged, body.as_ref().map(|(_, b)| b)),
-            via_proxy,
+            via_proxy: via_proxy.clone(),
         };
         let store = self.store.clone();
         let cutoff = self.cutoff(at);
@@ -243,7 +249,14 @@ impl Recorder {
         if let Some((_, bytes)) = body {
             builder = builder.body(bytes);
         }
-        let exchange = exchange(builder, &shown_url, timeout, max_response_bytes).await;
+        let exchange = exchange(
+            builder,
+            &shown_url,
+            via_proxy.as_deref(),
+            timeout,
+            max_response_bytes,
+        )
+        .await;
 
         let outcome = OutboundOutcome {
             status: exchange.status,
@@ -313,6 +326,7 @@ struct Exchange {
 async fn exchange(
     builder: reqwest::RequestBuilder,
     url: &str,
+    proxy: Option<&str>,
     timeout: Duration,
     limit: usize,
 ) -> Exchange {
@@ -323,7 +337,7 @@ async fn exchange(
                 status: None,
                 headers: Vec::new(),
                 received: 0,
-                result: Err(classify(url, timeout, &e)),
+                result: Err(classify(url, proxy, timeout, &e)),
             }
         }
     };
@@ -365,7 +379,7 @@ async fn exchange(
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => break Ok(body),
-            Err(e) => break Err(classify(url, timeout, &e)),
+            Err(e) => break Err(classify(url, proxy, timeout, &e)),
         }
     };
     Exchange {
@@ -376,7 +390,12 @@ async fn exchange(
     }
 }
 
-fn classify(url: &str, timeout: Duration, error: &reqwest::Error) -> SendError {
+fn classify(
+    url: &str,
+    proxy: Option<&str>,
+    timeout: Duration,
+    error: &reqwest::Error,
+) -> SendError {
     let url = url.to_owned();
     if error.is_timeout() {
         return SendError::Timeout {
@@ -389,10 +408,22 @@ fn classify(url: &str, timeout: Duration, error: &reqwest::Error) -> SendError {
     }
     let reason = root_cause(error);
     if error.is_connect() {
-        SendError::Connect { url, reason }
+        SendError::Connect {
+            url,
+            proxy: proxy.map(str::to_owned),
+            reason,
+        }
     } else {
         SendError::Transfer { url, reason }
     }
+}
+
+/// ` through the proxy URL` when a request went through one, else nothing.
+fn through(proxy: &Option<String>) -> String {
+    proxy
+        .as_ref()
+        .map(|p| format!(" through the proxy {p}"))
+        .unwrap_or_default()
 }
 
 /// The rustls error somewhere in the chain, if the failure was TLS.

@@ -14,6 +14,7 @@ import {
 } from '../lifecycle';
 import { Link } from '../router';
 import { Banner, type BannerKind } from './Banner';
+import { useUpdatesFeed } from '../updatesFeed';
 
 /** How often a running deployment is re-read. */
 export const DEPLOYMENT_POLL_MS = 1000;
@@ -39,6 +40,13 @@ export function DeploymentView({ id, onFinished }: Props) {
   useEffect(() => {
     onFinishedRef.current = onFinished;
   });
+  // A deployment that ends changes the installed release, and with it the update state and
+  // the advisories the banner shows.
+  const feed = useUpdatesFeed();
+  const refreshRef = useRef(feed.refresh);
+  useEffect(() => {
+    refreshRef.current = feed.refresh;
+  });
 
   useEffect(() => {
     let stopped = false;
@@ -61,7 +69,10 @@ export function DeploymentView({ id, onFinished }: Props) {
         setDeployment(next);
         setError(null);
         if (next.state === 'running') schedule(DEPLOYMENT_POLL_MS);
-        else onFinishedRef.current?.(next);
+        else {
+          refreshRef.current();
+          onFinishedRef.current?.(next);
+        }
       } catch (e) {
         if (stopped || isAbort(e)) return;
         if (e instanceof ApiError && e.status === 404) {
