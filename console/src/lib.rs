@@ -4,6 +4,7 @@
 pub mod appconfig;
 pub mod audit;
 pub mod auth;
+pub mod blocking;
 pub mod certs;
 pub mod clock;
 pub mod cluster;

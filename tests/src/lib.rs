@@ -75,76 +75,7 @@ impl Console {
     /// Starts a console with extra flags; a `--cluster-listen` among them replaces the
     /// default free loopback port.
     pub fn start_with(data_dir: &Path, extra_args: &[&str]) -> Result<Console> {
-        let stderr_path = data_dir.with_extension("stderr.log");
-        let stderr = std::fs::File::create(&stderr_path)?;
-        let mut command = Command::new(binary("outpost-console"));
-        command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]);
-        command.arg(data_dir);
-        if !extra_args.contains(&"--cluster-listen") {
-            command.args(["--cluster-listen", "127.0.0.1:0"]);
-        }
-        let mut child = command
-            .args(extra_args)
-            .env_remove("OUTPOST_CONFIG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .context("spawning outpost-console")?;
-        let stdout = child.stdout.take().expect("piped");
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut console = Console {
-            child: Some(child),
-            data_dir: data_dir.to_owned(),
-            url: String::new(),
-            cluster_url: String::new(),
-            address: "127.0.0.1:0".parse().expect("literal"),
-            setup_link: None,
-            stdout_lines: Vec::new(),
-            stderr_path,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        // The banner is: the URL, then the setup link or the "password is set" line.
-        while Instant::now() < deadline {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = match receiver.recv_timeout(left) {
-                Ok(line) => line,
-                Err(_) => break,
-            };
-            console.stdout_lines.push(line.clone());
-            if let Some(url) = line.strip_prefix("Console URL: ") {
-                console.url = url.trim().to_owned();
-            } else if let Some(url) = line.strip_prefix("Agent channel: ") {
-                console.cluster_url = url.trim().to_owned();
-            } else if let Some(link) = line.strip_prefix("Setup link: ") {
-                console.setup_link = Some(link.trim().to_owned());
-                break;
-            } else if line.starts_with("The admin password is set") {
-                break;
-            }
-        }
-        if console.url.is_empty() {
-            bail!(
-                "the console printed no URL within 30 s; stdout: {:?}; stderr: {}",
-                console.stdout_lines,
-                console.stderr()
-            );
-        }
-        let port = console
-            .url
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse::<u16>().ok())
-            .context("port in the console URL")?;
-        console.address = SocketAddr::from(([127, 0, 0, 1], port));
-        Ok(console)
+        Console::start_with_env(data_dir, extra_args, &[])
     }
 
     /// The setup token from the printed link.
@@ -618,9 +549,10 @@ impl Drop for ContainerGuard {
 }
 
 impl Console {
-    /// Starts a console as [`Console::start_with`] does, with `env` added to its environment
-    /// (`HTTPS_PROXY`, `NO_PROXY`, ...). `HTTPS_PROXY`/`NO_PROXY` of the test process itself
-    /// are not passed on, so only what `env` names applies.
+    /// Starts a console with extra flags, and `env` added to its environment (`HTTPS_PROXY`,
+    /// `NO_PROXY`, ...); a `--cluster-listen` among the flags replaces the default free
+    /// loopback port. `HTTPS_PROXY`/`NO_PROXY` of the test process itself are not passed
+    /// on, so only what `env` names applies.
     pub fn start_with_env(
         data_dir: &Path,
         extra_args: &[&str],
@@ -1006,4 +938,60 @@ pub fn require_docker() -> Result<()> {
         bail!("Docker does not answer (`docker info` failed): run scripts/dev-setup.sh first");
     }
     Ok(())
+}
+
+/// A CA and a server certificate it signed for 127.0.0.1, written into `dir` as
+/// `api-host-ca.pem`, `api-host.crt` and `api-host.key` (for `outpost-airgap serve --tls-*`
+/// and the console's `--api-host-ca`).
+pub struct TestCa {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TestCa {
+    pub fn write(dir: &Path, name: &str) -> Result<TestCa> {
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        ca_params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate()?)?;
+        let server_key = rcgen::KeyPair::generate()?;
+        let server = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])?
+            .signed_by(&server_key, &ca)?;
+        let files = TestCa {
+            ca: dir.join("api-host-ca.pem"),
+            cert: dir.join("api-host.crt"),
+            key: dir.join("api-host.key"),
+        };
+        std::fs::write(&files.ca, ca.pem())?;
+        std::fs::write(&files.cert, server.pem())?;
+        std::fs::write(&files.key, server_key.serialize_pem())?;
+        Ok(files)
+    }
+}
+
+/// Removes every container of `app` (labelled `outpost.app=<app>`), whatever its state.
+pub fn remove_app_containers(app: &str) {
+    let listed = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &format!("label=outpost.app={app}")])
+        .output();
+    if let Ok(listed) = listed {
+        let ids: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        if !ids.is_empty() {
+            let _ = Command::new("docker")
+                .arg("rm")
+                .arg("-f")
+                .args(&ids)
+                .output();
+        }
+    }
 }

@@ -24,7 +24,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use outpost_tests::{eventually, free_port, Admin, Agent, Console};
+use outpost_tests::{eventually, free_port, remove_app_containers, Admin, Agent, Console};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -69,22 +69,7 @@ fn sample_vendor() -> Result<BTreeMap<String, String>> {
 
 /// Removes the sample app's containers, network and volume (before and after).
 fn remove_app() {
-    let listed = Command::new("docker")
-        .args(["ps", "-aq", "--filter", "label=outpost.app=sample-app"])
-        .output();
-    if let Ok(listed) = listed {
-        let ids: Vec<String> = String::from_utf8_lossy(&listed.stdout)
-            .split_whitespace()
-            .map(str::to_string)
-            .collect();
-        if !ids.is_empty() {
-            let _ = Command::new("docker")
-                .arg("rm")
-                .arg("-f")
-                .args(&ids)
-                .output();
-        }
-    }
+    remove_app_containers("sample-app");
     let _ = Command::new("docker")
         .args(["network", "rm", "sample-app"])
         .output();

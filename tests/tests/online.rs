@@ -24,8 +24,8 @@ use outpost_airgap::release::{ImagePin, Release};
 use outpost_airgap::vendor::VendorDir;
 use outpost_airgap::{seal, Envelope, SigningKey};
 use outpost_tests::{
-    binary, eventually, free_port, Admin, Agent, BusyboxImage, Console, CountingForwarder,
-    LocalRegistry, Tinyproxy,
+    binary, eventually, free_port, remove_app_containers, Admin, Agent, BusyboxImage, Console,
+    CountingForwarder, LocalRegistry, TestCa, Tinyproxy,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -67,33 +67,17 @@ impl Vendor {
         let key = SigningKey::generate();
         let key_file = dir.path().join("vendor.key");
         key.write_new(&key_file)?;
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "Outpost online test CA");
-        ca_params.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate()?)?;
-        let server_key = rcgen::KeyPair::generate()?;
-        let server = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])?
-            .signed_by(&server_key, &ca)?;
-        let vendor = Vendor {
+        let tls = TestCa::write(dir.path(), "Outpost online test CA")?;
+        Ok(Vendor {
             root: dir.path().join("vendor"),
-            ca: dir.path().join("api-host-ca.pem"),
-            tls_cert: dir.path().join("api-host.crt"),
-            tls_key: dir.path().join("api-host.key"),
+            ca: tls.ca,
+            tls_cert: tls.cert,
+            tls_key: tls.key,
             key_file,
             key,
             dir,
             app_id: app_id.to_owned(),
-        };
-        std::fs::write(&vendor.ca, ca.pem())?;
-        std::fs::write(&vendor.tls_cert, server.pem())?;
-        std::fs::write(&vendor.tls_key, server_key.serialize_pem())?;
-        Ok(vendor)
+        })
     }
 
     /// The vendor of the sample app with releases 1 (1.0.0) and 2 (1.1.0) on stable.
@@ -704,25 +688,6 @@ impl Drop for AirgapCleanup {
         let _ = Command::new("docker")
             .args(["image", "rm", "-f", &self.image])
             .output();
-    }
-}
-
-fn remove_app_containers(app: &str) {
-    let listed = Command::new("docker")
-        .args(["ps", "-aq", "--filter", &format!("label=outpost.app={app}")])
-        .output();
-    if let Ok(listed) = listed {
-        let ids: Vec<String> = String::from_utf8_lossy(&listed.stdout)
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
-        if !ids.is_empty() {
-            let _ = Command::new("docker")
-                .arg("rm")
-                .arg("-f")
-                .args(&ids)
-                .output();
-        }
     }
 }
 

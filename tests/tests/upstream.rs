@@ -15,7 +15,7 @@ use outpost_airgap::license::{License, RegistryCredentials};
 use outpost_airgap::release::{ImagePin, Release};
 use outpost_airgap::vendor::VendorDir;
 use outpost_airgap::{seal, Envelope, SigningKey};
-use outpost_tests::{binary, Admin, Console};
+use outpost_tests::{binary, Admin, Console, TestCa};
 use serde_json::{json, Value};
 
 const PASSWORD: &str = "integration password";
@@ -130,32 +130,14 @@ impl Vendor {
             vendor.publish(&path, &bytes, &key, now, time::Duration::days(14))?;
         }
 
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "Outpost api host test CA");
-        ca_params.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate()?)?;
-        let server_key = rcgen::KeyPair::generate()?;
-        let server = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])?
-            .signed_by(&server_key, &ca)?;
-        let ca_path = dir.path().join("api-host-ca.pem");
-        let tls_cert = dir.path().join("api-host.crt");
-        let tls_key = dir.path().join("api-host.key");
-        std::fs::write(&ca_path, ca.pem())?;
-        std::fs::write(&tls_cert, server.pem())?;
-        std::fs::write(&tls_key, server_key.serialize_pem())?;
+        let tls = TestCa::write(dir.path(), "Outpost api host test CA")?;
         Ok(Vendor {
             dir,
             key,
             root,
-            ca: ca_path,
-            tls_cert,
-            tls_key,
+            ca: tls.ca,
+            tls_cert: tls.cert,
+            tls_key: tls.key,
         })
     }
 

@@ -797,14 +797,19 @@ fn sequences(list: &[u64]) -> String {
         .join(", ")
 }
 
+/// Runs store and verification work on the blocking pool.
 async fn blocking<T, F>(work: F) -> Result<T, UpdatesError>
 where
     F: FnOnce() -> Result<T, UpdatesError> + Send + 'static,
     T: Send + 'static,
 {
-    tokio::task::spawn_blocking(work)
-        .await
-        .unwrap_or_else(|e| Err(UpdatesError::Task(e.to_string())))
+    crate::blocking::run(work).await
+}
+
+impl From<crate::blocking::TaskFailed> for UpdatesError {
+    fn from(failed: crate::blocking::TaskFailed) -> UpdatesError {
+        UpdatesError::Task(failed.0)
+    }
 }
 
 #[cfg(test)]

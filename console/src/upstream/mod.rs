@@ -619,9 +619,13 @@ where
     F: FnOnce() -> Result<T, UpstreamError> + Send + 'static,
     T: Send + 'static,
 {
-    tokio::task::spawn_blocking(work)
-        .await
-        .unwrap_or_else(|e| Err(UpstreamError::Task(e.to_string())))
+    crate::blocking::run(work).await
+}
+
+impl From<crate::blocking::TaskFailed> for UpstreamError {
+    fn from(failed: crate::blocking::TaskFailed) -> UpstreamError {
+        UpstreamError::Task(failed.0)
+    }
 }
 
 #[cfg(test)]
