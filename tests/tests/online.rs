@@ -826,6 +826,20 @@ async fn airgap_mode_lets_no_connection_leave_during_a_full_cycle() -> Result<()
     let report = network(&admin).await?;
     outbound_row(&report, "127.0.0.1", api_counter.port)?;
     outbound_row(&report, "127.0.0.1", registry_counter.port)?;
+    // The scheduler runs checks by itself: the next minute slot brings one.
+    eventually(
+        "a check run by the schedule",
+        Duration::from_secs(90),
+        || async {
+            let status = updates(&admin).await.ok()?;
+            status["checks"]
+                .as_array()?
+                .iter()
+                .any(|c| c["trigger"] == "schedule" && c["outcome"] == "ok")
+                .then_some(())
+        },
+    )
+    .await?;
     // When the schedule's next check would run: one every minute from then on.
     let next = updates(&admin).await?["next_check_at"].clone();
     let due = rfc3339(&next)?;
