@@ -331,6 +331,30 @@ describe('deploy page: live deployment', () => {
     expect(m.callsTo('GET', '/api/v1/app/deployments/42').length).toBe(atFinal);
   });
 
+  it('keeps following a failed update while its automatic rollback runs', async () => {
+    const answers = [
+      deployment({ state: 'rolling_back', message: 'web did not become healthy; rolling back.' }),
+      deployment({
+        state: 'rolled_back',
+        finished_at: '2025-06-01T12:08:00Z',
+        message: 'web did not become healthy within 120 s; the previous release was restored.',
+      }),
+    ];
+    let reads = 0;
+    const m = routes({
+      'GET /api/v1/app/deployments/44': () => json(200, answers[Math.min(reads++, answers.length - 1)]),
+    });
+    go('/deploy?id=44');
+    render(<App />);
+    const state = await screen.findByTestId('deployment-state');
+    expect(state.getAttribute('data-value')).toBe('rolling_back');
+    await tick(DEPLOYMENT_POLL_MS);
+    await waitFor(() => expect(screen.getByTestId('deployment-state').getAttribute('data-value')).toBe('rolled_back'));
+    expect(m.callsTo('GET', '/api/v1/app/deployments/44').length).toBe(2);
+    await tick(DEPLOYMENT_POLL_MS * 5);
+    expect(m.callsTo('GET', '/api/v1/app/deployments/44').length).toBe(2);
+  });
+
   it('shows a rolled back deployment and why, prominently', async () => {
     routes({
       'GET /api/v1/app/deployments/43': json(

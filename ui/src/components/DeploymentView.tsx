@@ -7,6 +7,7 @@ import {
   deploymentStateBadge,
   deploymentStateLabel,
   formatByteProgress,
+  isFinalState,
   kindLabel,
   percent,
   shortHash,
@@ -68,7 +69,8 @@ export function DeploymentView({ id, onFinished }: Props) {
         if (stopped) return;
         setDeployment(next);
         setError(null);
-        if (next.state === 'running') schedule(DEPLOYMENT_POLL_MS);
+        // A failed update goes on (`rolling_back`) until its automatic rollback ends.
+        if (!isFinalState(next.state)) schedule(DEPLOYMENT_POLL_MS);
         else {
           refreshRef.current();
           onFinishedRef.current?.(next);
