@@ -625,11 +625,15 @@ fn print_view(kind: &str, view: &serde_json::Value) {
             print_updates(&view["status"]);
         }
         "outbound_settings" => {
-            println!(
-                "update schedule:  {} ({})",
+            let (setting, description) = (
                 text(&view["update_schedule"]),
-                text(&view["schedule_description"])
+                text(&view["schedule_description"]),
             );
+            if setting == description {
+                println!("update schedule:  {setting}");
+            } else {
+                println!("update schedule:  {setting} ({description})");
+            }
             println!(
                 "airgap mode:      {}",
                 match view["airgap"].as_str() {

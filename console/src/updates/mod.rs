@@ -428,7 +428,7 @@ impl Updates {
                 .collect(),
             _ => Vec::new(),
         };
-        let available: Vec<AvailableRelease> = loaded
+        let mut available: Vec<AvailableRelease> = loaded
             .iter()
             .filter(|r| installed_sequence.is_none_or(|i| r.release.sequence > i))
             .map(|r| AvailableRelease {
@@ -444,6 +444,7 @@ impl Updates {
                     .collect(),
             })
             .collect();
+        available.sort_by_key(|r| r.sequence);
         let license_brief = license.as_ref().map(|l| LicenseBrief {
             license_id: l.license_id.clone(),
             expires_at: l.expires_at.unix_timestamp(),

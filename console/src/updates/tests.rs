@@ -551,7 +551,18 @@ async fn tampered_expired_and_rolled_back_indexes_are_refused_and_change_nothing
     // A good index again: the state recovers.
     std::fs::write(world.index_path(), &good).unwrap();
     assert!(world.check().await.ok);
-    assert_eq!(world.status().state, State::UpdateAvailable);
+    let status = world.status();
+    assert_eq!(status.state, State::UpdateAvailable);
+    // Oldest first; the message names the newest.
+    assert_eq!(
+        status
+            .available
+            .iter()
+            .map(|r| r.sequence)
+            .collect::<Vec<_>>(),
+        [2, 3]
+    );
+    assert!(status.message.contains("1.2.0"), "{}", status.message);
 }
 
 #[tokio::test]
