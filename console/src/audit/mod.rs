@@ -73,6 +73,8 @@ pub enum Action {
     UpdatesAvailable,
     AdvisoryPublished,
     OutboundSettingsChanged,
+    LicenseKeyRotated,
+    LicenseKeyRotationRefused,
 }
 
 impl Action {
@@ -120,6 +122,8 @@ impl Action {
             Action::UpdatesAvailable => "updates.available",
             Action::AdvisoryPublished => "advisory.published",
             Action::OutboundSettingsChanged => "settings.outbound_changed",
+            Action::LicenseKeyRotated => "license.key_rotated",
+            Action::LicenseKeyRotationRefused => "license.key_rotation_refused",
         }
     }
 }

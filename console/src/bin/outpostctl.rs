@@ -218,6 +218,9 @@ enum LicenseCommand {
     },
     /// Show the loaded license.
     Show,
+    /// Take over a new vendor key: a rotation document signed by the pinned key (online
+    /// installs follow the api host's rotations by themselves).
+    RotateKey { file: PathBuf },
 }
 
 /// A license file is at most 64 KiB; anything much larger is not one.
@@ -229,6 +232,15 @@ fn main() -> ExitCode {
         Command::Status => Request::Status,
         Command::ResetPassword => Request::ResetPassword,
         Command::License(LicenseCommand::Show) => Request::ShowLicense,
+        Command::License(LicenseCommand::RotateKey { file }) => {
+            match read_bounded(&file, MAX_LICENSE_FILE) {
+                Ok(rotation) => Request::RotateKey { rotation },
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
         Command::Release { command: None } => Request::ListReleases,
         Command::Release {
             command: Some(ReleaseCommand::Fetch),
@@ -611,6 +623,11 @@ fn print_view(kind: &str, view: &serde_json::Value) {
     };
     match kind {
         "updates" => print_updates(view),
+        "key_rotated" => println!(
+            "The vendor key {} is now trusted in place of {}: new licenses, releases and indexes must be signed by it.",
+            text(&view["new_keyid"]),
+            text(&view["old_keyid"])
+        ),
         "update_check" => {
             let check = &view["check"];
             match text(&check["outcome"]).as_str() {

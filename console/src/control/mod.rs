@@ -283,6 +283,25 @@ fn handle(state: &AppState, request: Request) -> Response {
                 }
             }
         },
+        Request::RotateKey { rotation } => {
+            match state.licenses.rotate_key(
+                &rotation,
+                &Actor::LocalRoot,
+                &Source::Local,
+                unix_now(),
+            ) {
+                Ok((old_keyid, new_keyid)) => Response::View {
+                    kind: "key_rotated".into(),
+                    view: serde_json::json!({"old_keyid": old_keyid, "new_keyid": new_keyid}),
+                },
+                Err(e @ (LicenseError::Store(_) | LicenseError::StoredInvalid(_))) => {
+                    failure("key rotation", &e)
+                }
+                Err(refused) => Response::Error {
+                    message: refused.to_string(),
+                },
+            }
+        }
         Request::LoadLicense { license, trust_key } => {
             match state.licenses.load(
                 &license,

@@ -15,6 +15,10 @@ pub enum Request {
         trust_key: Option<String>,
     },
     ShowLicense,
+    /// Take over the vendor key a rotation document (signed by the pinned key) names.
+    RotateKey {
+        rotation: String,
+    },
     ListNodes,
     JoinToken {
         ttl: Option<String>,

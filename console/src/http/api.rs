@@ -146,6 +146,19 @@ pub struct LicenseInspectRequest {
     pub license: String,
 }
 
+/// `POST /license/key-rotation`: a rotation document signed by the pinned vendor key.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRotationRequest {
+    pub rotation: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct KeyRotated {
+    pub old_keyid: String,
+    pub new_keyid: String,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LicenseLoadRequest {

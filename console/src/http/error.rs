@@ -95,6 +95,8 @@ pub enum ApiError {
     #[error("{0}")]
     AirgapMode(String),
     #[error("{0}")]
+    KeyRotationRefused(String),
+    #[error("{0}")]
     LicenseRevoked(String),
     #[error("{0}")]
     SettingsInvalid(String),
@@ -159,6 +161,7 @@ impl ApiError {
             ApiError::ContainerNotFound(_) => (StatusCode::NOT_FOUND, "container_not_found"),
             ApiError::RegistriesInvalid(_) => (StatusCode::BAD_REQUEST, "registries_invalid"),
             ApiError::AirgapMode(_) => (StatusCode::CONFLICT, "airgap_mode"),
+            ApiError::KeyRotationRefused(_) => (StatusCode::BAD_REQUEST, "key_rotation_refused"),
             ApiError::LicenseRevoked(_) => (StatusCode::FORBIDDEN, "license_revoked"),
             ApiError::SettingsInvalid(_) => (StatusCode::BAD_REQUEST, "settings_invalid"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
@@ -283,6 +286,10 @@ impl From<LicenseError> for ApiError {
             LicenseError::OtherLicense { .. } | LicenseError::Older { .. } => {
                 ApiError::LicenseInvalid(message)
             }
+            LicenseError::RotationWrongKey { .. }
+            | LicenseError::RotationNotFromPinned { .. }
+            | LicenseError::RotationToKnownKey(_)
+            | LicenseError::RotationInvalid(_) => ApiError::KeyRotationRefused(message),
             LicenseError::KeyConfirmationRequired { .. } => {
                 ApiError::KeyConfirmationRequired(message)
             }
@@ -338,6 +345,7 @@ impl From<UpstreamError> for ApiError {
             | UpstreamError::Refused { .. }
             | UpstreamError::TooLarge(_) => ApiError::ApiHostRefused(message),
             UpstreamError::IndexInvalid { .. }
+            | UpstreamError::IndexOtherKey { .. }
             | UpstreamError::IndexExpired { .. }
             | UpstreamError::Rollback { .. }
             | UpstreamError::DigestMismatch { .. } => ApiError::IndexInvalid(message),

@@ -53,17 +53,46 @@ pub fn routes(
                 })
             },
         );
-    let current =
-        warp::path!("license")
-            .and(warp::get())
-            .and(with_state)
-            .map(|state: Arc<AppState>| {
-                admin(move |_: AdminSession| async move {
-                    let current = blocking(move || Ok(state.licenses.current()?)).await?;
-                    json(&api::CurrentLicense {
-                        license: current.map(api::License::from),
+    let current = warp::path!("license")
+        .and(warp::get())
+        .and(with_state.clone())
+        .map(|state: Arc<AppState>| {
+            admin(move |_: AdminSession| async move {
+                let current = blocking(move || Ok(state.licenses.current()?)).await?;
+                json(&api::CurrentLicense {
+                    license: current.map(api::License::from),
+                })
+            })
+        });
+    let rotate = warp::path!("license" / "key-rotation")
+        .and(warp::post())
+        .and(with_state.clone())
+        .and(source())
+        .and(json_body::<api::KeyRotationRequest>(LICENSE_BODY_LIMIT))
+        .map(
+            |state: Arc<AppState>, source: Source, body: api::KeyRotationRequest| {
+                admin(move |session: AdminSession| async move {
+                    let (old_keyid, new_keyid) = blocking(move || {
+                        Ok(state.licenses.rotate_key(
+                            &body.rotation,
+                            &session.actor(),
+                            &source,
+                            unix_now(),
+                        )?)
+                    })
+                    .await?;
+                    json(&api::KeyRotated {
+                        old_keyid,
+                        new_keyid,
                     })
                 })
-            });
-    inspect.or(load).unify().or(current).unify()
+            },
+        );
+    inspect
+        .or(load)
+        .unify()
+        .or(rotate)
+        .unify()
+        .or(current)
+        .unify()
 }

@@ -73,6 +73,7 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/api/v1/license/inspect", Access::Admin),
     route("POST", "/api/v1/license", Access::Admin),
     route("GET", "/api/v1/license", Access::Admin),
+    route("POST", "/api/v1/license/key-rotation", Access::Admin),
     route("POST", "/api/v1/releases", Access::Admin),
     route("GET", "/api/v1/releases", Access::Admin),
     route("POST", "/api/v1/releases/fetch", Access::Admin),

@@ -10,6 +10,10 @@ use outpost_airgap::license::License;
 use outpost_airgap::{Envelope, PublicKey, VerifyError};
 use time::OffsetDateTime;
 
+mod keyring;
+
+pub use keyring::Keyring;
+
 use crate::audit::{self, Action, Actor, Source};
 use crate::store::{LicenseRecord, Store, StoreError, VendorKeyRecord};
 
@@ -32,6 +36,14 @@ pub enum LicenseError {
     TrustKeyMismatch { given: String, actual: String },
     #[error("the stored license can no longer be verified: {0}")]
     StoredInvalid(VerifyError),
+    #[error("the key rotation is signed by key {found}, not by the pinned vendor key {pinned}")]
+    RotationWrongKey { pinned: String, found: String },
+    #[error("the key rotation replaces key {old}, but the pinned vendor key is {pinned}")]
+    RotationNotFromPinned { pinned: String, old: String },
+    #[error("the key rotation names key {0}, which this console trusted before; a rotation back to an earlier key is refused")]
+    RotationToKnownKey(String),
+    #[error("the key rotation is not valid: {0}")]
+    RotationInvalid(VerifyError),
     #[error("the api host sent license {offered}, but license {loaded} is loaded")]
     OtherLicense { loaded: String, offered: String },
     #[error("the api host sent a license issued at {offered}, older than the one loaded (issued at {loaded}); refused as a rollback")]
@@ -327,19 +339,90 @@ impl Licenses {
         Ok(Synced::Updated { changes })
     }
 
+    /// Takes over the vendor key a rotation document names: the document must be signed by
+    /// the pinned key and replace it, and the new key must be one this console never
+    /// trusted. From then on new documents must be signed with the new key; those accepted
+    /// earlier are still read back with theirs. Audited either way. Returns (old, new) ids.
+    pub fn rotate_key(
+        &self,
+        text: &str,
+        actor: &Actor,
+        source: &Source,
+        now: i64,
+    ) -> Result<(String, String), LicenseError> {
+        let result = self.try_rotate_key(text, now);
+        let (action, detail) = match &result {
+            Ok((old, new)) => (
+                Action::LicenseKeyRotated,
+                format!("vendor key rotated from {old} to {new} (a rotation document signed by {old}); new documents must be signed by {new}"),
+            ),
+            Err(LicenseError::Store(_)) => return result,
+            Err(error) => (Action::LicenseKeyRotationRefused, error.to_string()),
+        };
+        audit::record(&self.store, actor, action, source, &detail)?;
+        result
+    }
+
+    fn try_rotate_key(&self, text: &str, now: i64) -> Result<(String, String), LicenseError> {
+        use outpost_airgap::rotation::KeyRotation;
+        let keyring = Keyring::load(&self.store)?.ok_or_else(|| {
+            LicenseError::RotationInvalid(VerifyError::Malformed(
+                "no vendor key is pinned yet: load the license first".into(),
+            ))
+        })?;
+        let (pinned, key) = keyring.current();
+        let envelope = Envelope::parse(
+            text.as_bytes(),
+            KeyRotation::KIND,
+            KeyRotation::MAX_ENVELOPE_BYTES,
+        )
+        .map_err(LicenseError::RotationInvalid)?;
+        let at = OffsetDateTime::from_unix_timestamp(now).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let rotation = open_envelope::<KeyRotation>(&envelope, key, at).map_err(|e| match e {
+            VerifyError::UnknownKey { found, .. } => LicenseError::RotationWrongKey {
+                pinned: pinned.to_owned(),
+                found: found.join(", "),
+            },
+            other => LicenseError::RotationInvalid(other),
+        })?;
+        if rotation.old_keyid != pinned {
+            return Err(LicenseError::RotationNotFromPinned {
+                pinned: pinned.to_owned(),
+                old: rotation.old_keyid,
+            });
+        }
+        let new_key = PublicKey::from_base64(&rotation.new_key, "new_key")
+            .map_err(|e| LicenseError::RotationInvalid(VerifyError::Malformed(e.to_string())))?;
+        let new_keyid = new_key.keyid();
+        if keyring.contains(&new_keyid) {
+            return Err(LicenseError::RotationToKnownKey(new_keyid));
+        }
+        self.store.pin_rotated_key(&VendorKeyRecord {
+            keyid: new_keyid.clone(),
+            public_key: new_key.to_base64(),
+            pinned_at: now,
+        })?;
+        Ok((pinned.to_owned(), new_keyid))
+    }
+
     /// The current license, re-verified against the pinned key. Expiry is not checked
     /// here: an expired license is still shown (with its date) for the admin to replace.
     pub fn current(&self) -> Result<Option<LoadedLicense>, LicenseError> {
         let Some(record) = self.store.current_license()? else {
             return Ok(None);
         };
-        let Some(pinned) = self.store.vendor_key()? else {
+        let Some(keyring) = Keyring::load(&self.store)? else {
             return Err(LicenseError::StoredInvalid(VerifyError::Malformed(
                 "a license is stored but no vendor key is pinned".into(),
             )));
         };
-        let key = PublicKey::from_base64(&pinned.public_key, "the pinned vendor key")
-            .map_err(|e| LicenseError::StoredInvalid(VerifyError::Malformed(e.to_string())))?;
+        // The key it was accepted under: the current one, or one a rotation replaced.
+        let key = keyring.key(&record.keyid).ok_or_else(|| {
+            LicenseError::StoredInvalid(VerifyError::Malformed(format!(
+                "the stored license was accepted under key {}, which is not pinned",
+                record.keyid
+            )))
+        })?;
         let envelope = Envelope::parse(
             record.envelope.as_bytes(),
             License::KIND,
@@ -347,12 +430,12 @@ impl Licenses {
         )
         .map_err(LicenseError::StoredInvalid)?;
         let payload = envelope
-            .verify(License::PAYLOAD_TYPE, &key)
+            .verify(License::PAYLOAD_TYPE, key)
             .map_err(LicenseError::StoredInvalid)?;
         let license = parse_payload::<License>(&payload).map_err(LicenseError::StoredInvalid)?;
         Ok(Some(LoadedLicense {
             license,
-            fingerprint: pinned.keyid,
+            fingerprint: record.keyid,
             loaded_at: record.loaded_at,
         }))
     }

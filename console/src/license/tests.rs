@@ -256,3 +256,84 @@ fn every_adversarial_fixture_is_refused_with_its_reason_and_changes_nothing() {
         assert_eq!(state(&store), before, "{folder} changed the store");
     }
 }
+
+fn rotation(old: &SigningKey, old_keyid: &str, new: &SigningKey) -> String {
+    signed(
+        &outpost_airgap::rotation::KeyRotation {
+            schema: 1,
+            old_keyid: old_keyid.to_owned(),
+            new_key: new.public().to_base64(),
+            issued_at: crate::testing::now(),
+        },
+        old,
+    )
+}
+
+#[test]
+fn a_rotation_signed_by_the_pinned_key_hands_trust_to_the_new_key() {
+    let (store, service) = service();
+    let old = SigningKey::generate();
+    let new = SigningKey::generate();
+    let old_id = old.public().keyid();
+    let new_id = new.public().keyid();
+    load(
+        &service,
+        &file(&license(&old, "app", 30), &old),
+        Some(&old_id),
+    )
+    .unwrap();
+    let rotate = |text: &str| service.rotate_key(text, &Actor::LocalRoot, &Source::Local, NOW);
+
+    // Refused, nothing pinned: signed by a stranger, naming another key, not a rotation.
+    let stranger = SigningKey::generate();
+    assert!(matches!(
+        rotate(&rotation(&stranger, &stranger.public().keyid(), &new)),
+        Err(LicenseError::RotationWrongKey { .. })
+    ));
+    assert!(matches!(
+        rotate(&rotation(&old, &stranger.public().keyid(), &new)),
+        Err(LicenseError::RotationNotFromPinned { .. })
+    ));
+    assert!(matches!(
+        rotate(&file(&license(&old, "app", 30), &old)),
+        Err(LicenseError::RotationInvalid(_))
+    ));
+    assert_eq!(store.vendor_keys().unwrap().len(), 1);
+    assert_eq!(store.vendor_key().unwrap().unwrap().keyid, old_id);
+
+    assert_eq!(
+        rotate(&rotation(&old, &old_id, &new)).unwrap(),
+        (old_id.clone(), new_id.clone())
+    );
+    assert_eq!(store.vendor_key().unwrap().unwrap().keyid, new_id);
+    // What was accepted under the old key still reads back with it.
+    assert_eq!(service.current().unwrap().unwrap().fingerprint, old_id);
+    // New documents must come from the new key.
+    assert!(matches!(
+        load(&service, &file(&license(&old, "app", 60), &old), None),
+        Err(LicenseError::WrongKey { .. })
+    ));
+    let renewed = load(&service, &file(&license(&new, "app", 60), &new), None).unwrap();
+    assert_eq!(renewed.fingerprint, new_id);
+    // Never back to a key trusted before, even by a valid rotation.
+    assert!(matches!(
+        rotate(&rotation(&new, &new_id, &old)),
+        Err(LicenseError::RotationToKnownKey(_))
+    ));
+    let audit = store.audit_page(None, 50).unwrap();
+    let actions: Vec<&str> = audit.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| **a == "license.key_rotated")
+            .count(),
+        1
+    );
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| **a == "license.key_rotation_refused")
+            .count(),
+        4
+    );
+}

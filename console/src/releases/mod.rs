@@ -7,12 +7,12 @@ use std::sync::Arc;
 use outpost_airgap::app::{App, AppErrors};
 use outpost_airgap::document::{open, Document};
 use outpost_airgap::release::Release;
-use outpost_airgap::{PublicKey, VerifyError};
+use outpost_airgap::{Envelope, PublicKey, VerifyError};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::audit::{self, Action, Actor, Source};
-use crate::license::{LicenseError, Licenses};
+use crate::license::{Keyring, LicenseError, Licenses};
 use crate::store::{ReleaseRecord, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -135,7 +135,7 @@ impl Releases {
         let digest = format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())));
         if let Some(existing) = self.store.release(&release.app_id, release.sequence)? {
             if existing.digest == digest {
-                return Ok((self.open_record(existing, &key, &fingerprint)?, false));
+                return Ok((self.open_record(existing, &self.keyring()?)?, false));
             }
             return Err(ReleaseError::Conflict {
                 sequence: release.sequence,
@@ -169,37 +169,50 @@ impl Releases {
         let Some(license) = self.licenses.current()? else {
             return Ok(Vec::new());
         };
-        let (key, fingerprint) = self.pinned_key()?;
+        let keyring = self.keyring()?;
         self.store
             .releases(&license.license.app_id)?
             .into_iter()
-            .map(|record| self.open_record(record, &key, &fingerprint))
+            .map(|record| self.open_record(record, &keyring))
             .collect()
     }
 
     /// One release of the licensed app, re-verified.
     pub fn get(&self, sequence: u64) -> Result<LoadedRelease, ReleaseError> {
         let license = self.licenses.current()?.ok_or(ReleaseError::NoLicense)?;
-        let (key, fingerprint) = self.pinned_key()?;
+        let keyring = self.keyring()?;
         let record = self
             .store
             .release(&license.license.app_id, sequence)?
             .ok_or(ReleaseError::NotFound(sequence))?;
-        self.open_record(record, &key, &fingerprint)
+        self.open_record(record, &keyring)
     }
 
+    /// A stored release, verified with the key it was accepted under (the current key, or
+    /// one a key rotation replaced).
     fn open_record(
         &self,
         record: ReleaseRecord,
-        key: &PublicKey,
-        fingerprint: &str,
+        keyring: &Keyring,
     ) -> Result<LoadedRelease, ReleaseError> {
+        let envelope = Envelope::parse(
+            record.envelope.as_bytes(),
+            Release::KIND,
+            Release::MAX_ENVELOPE_BYTES,
+        )
+        .map_err(ReleaseError::Invalid)?;
+        let (fingerprint, current) = keyring.current();
+        let key = keyring.signer_of(&envelope).unwrap_or(current);
         Ok(LoadedRelease {
             release: verify(record.envelope.as_bytes(), key, fingerprint)?,
             digest: record.digest,
             source: record.source,
             loaded_at: record.loaded_at,
         })
+    }
+
+    fn keyring(&self) -> Result<Keyring, ReleaseError> {
+        Keyring::load(&self.store)?.ok_or(ReleaseError::NoLicense)
     }
 
     fn pinned_key(&self) -> Result<(PublicKey, String), ReleaseError> {

@@ -43,6 +43,33 @@ impl Store {
             .optional()?)
     }
 
+    /// Every key ever pinned, the current one first: documents accepted under an earlier
+    /// key are still read back with it after a key rotation.
+    pub fn vendor_keys(&self) -> Result<Vec<VendorKeyRecord>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT keyid, public_key, pinned_at FROM vendor_keys ORDER BY pinned_at DESC, rowid DESC",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok(VendorKeyRecord {
+                keyid: row.get(0)?,
+                public_key: row.get(1)?,
+                pinned_at: row.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Pins `key` as the vendor's current key (a verified key rotation); the earlier keys
+    /// stay, for the documents accepted under them.
+    pub fn pin_rotated_key(&self, key: &VendorKeyRecord) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT INTO vendor_keys (keyid, public_key, pinned_at) VALUES (?1, ?2, ?3)",
+            params![key.keyid, key.public_key, key.pinned_at],
+        )?;
+        Ok(())
+    }
+
     /// The current (most recently loaded) license.
     pub fn current_license(&self) -> Result<Option<LicenseRecord>, StoreError> {
         Ok(self

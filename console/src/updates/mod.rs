@@ -33,6 +33,8 @@ use crate::releases::{ReleaseError, Releases};
 use crate::store::{CheckRecord, Store, StoreError};
 use crate::upstream::{Upstream, UpstreamError};
 
+/// The most key rotations one check follows (a chain of them, one after the other).
+const MAX_ROTATIONS: u32 = 8;
 /// Checks shown in a status (the latest first).
 const RECENT_CHECKS: u32 = 20;
 /// The scheduler looks at the clock again at least this often (settings and clock
@@ -293,7 +295,19 @@ impl Updates {
     async fn run_check(&self, now: i64) -> Result<String, Failure> {
         let installed = self.deployer.installed_sequence();
         let mut did = Vec::new();
-        match self.upstream.sync_license(installed, now).await {
+        let mut rotations = 0;
+        let synced = loop {
+            match self.upstream.sync_license(installed, now).await {
+                Err(e) if Upstream::is_other_key(&e) && rotations < MAX_ROTATIONS => {
+                    if !self.follow_rotation(installed, now, &mut did).await? {
+                        break Err(e);
+                    }
+                    rotations += 1;
+                }
+                other => break other,
+            }
+        };
+        match synced {
             Ok(Synced::Unchanged) => did.push("license unchanged".to_owned()),
             Ok(Synced::Updated { changes }) => {
                 did.push(format!("license updated ({})", changes.join("; ")))
@@ -317,11 +331,22 @@ impl Updates {
             did.push("the license has expired: no releases fetched".into());
             return Ok(did.join("; "));
         }
-        let summary = self
-            .upstream
-            .fetch_unaudited(installed, &Actor::System, &Source::Local, now)
-            .await
-            .map_err(Failure::from_upstream)?;
+        let summary = loop {
+            match self
+                .upstream
+                .fetch_unaudited(installed, &Actor::System, &Source::Local, now)
+                .await
+            {
+                Err(e) if Upstream::is_other_key(&e) && rotations < MAX_ROTATIONS => {
+                    if !self.follow_rotation(installed, now, &mut did).await? {
+                        break Err(e);
+                    }
+                    rotations += 1;
+                }
+                other => break other,
+            }
+        }
+        .map_err(Failure::from_upstream)?;
         did.push(format!("channel index version {}", summary.index_version));
         if !summary.fetched.is_empty() {
             did.push(format!("fetched {}", sequences(&summary.fetched)));
@@ -369,6 +394,24 @@ impl Updates {
             n => did.push(format!("{n} new advisories affect the installed release")),
         }
         Ok(did.join("; "))
+    }
+
+    /// A document came signed by another key: takes over the vendor's key rotation from the
+    /// pinned key, if the api host publishes one. `false`: it publishes none.
+    async fn follow_rotation(
+        &self,
+        installed: Option<u64>,
+        now: i64,
+        did: &mut Vec<String>,
+    ) -> Result<bool, Failure> {
+        match self.upstream.follow_rotation(installed, now).await {
+            Ok(Some((old, new))) => {
+                did.push(format!("vendor key rotated from {old} to {new}"));
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
+            Err(e) => Err(Failure::from_upstream(e)),
+        }
     }
 
     /// Where updates stand now.
@@ -599,9 +642,9 @@ impl Failure {
             | UpstreamError::TooLarge(_) => "refused",
             UpstreamError::IndexExpired { .. } => "metadata_stale",
             UpstreamError::Rollback { .. } => "rollback",
-            UpstreamError::IndexInvalid { .. } | UpstreamError::DigestMismatch { .. } => {
-                "index_invalid"
-            }
+            UpstreamError::IndexInvalid { .. }
+            | UpstreamError::IndexOtherKey { .. }
+            | UpstreamError::DigestMismatch { .. } => "index_invalid",
             UpstreamError::License(_) => "license_refused",
             _ => "failed",
         };

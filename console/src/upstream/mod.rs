@@ -108,6 +108,12 @@ pub enum UpstreamError {
     TooLarge(SendError),
     #[error("the channel index from {url} is refused: {reason}")]
     IndexInvalid { url: String, reason: String },
+    #[error("the channel index from {url} is refused: it is signed by key {found}, not by the pinned vendor key {pinned}")]
+    IndexOtherKey {
+        url: String,
+        found: String,
+        pinned: String,
+    },
     #[error(
         "the channel index from {url} expired at {at}; the api host serves stale metadata, refused"
     )]
@@ -290,6 +296,69 @@ impl Upstream {
     ) -> Result<FetchSummary, UpstreamError> {
         let _one_at_a_time = self.fetching.lock().await;
         self.try_fetch(installed_sequence, actor, source, now).await
+    }
+
+    /// Whether `error` says a document was signed by a key other than the pinned one (the
+    /// vendor may have rotated its key).
+    pub fn is_other_key(error: &UpstreamError) -> bool {
+        matches!(
+            error,
+            UpstreamError::IndexOtherKey { .. }
+                | UpstreamError::License(LicenseError::WrongKey { .. })
+        )
+    }
+
+    /// Asks the api host for a rotation from the pinned key (`GET /v1/keys/<keyid>/rotation`)
+    /// and takes it over when it verifies (`Licenses::rotate_key`). `None`: the api host
+    /// publishes none.
+    pub async fn follow_rotation(
+        &self,
+        installed_sequence: Option<u64>,
+        now: i64,
+    ) -> Result<Option<(String, String)>, UpstreamError> {
+        let _one_at_a_time = self.fetching.lock().await;
+        let (licenses, store) = (self.licenses.clone(), self.store.clone());
+        let (license, pinned, node_count) = blocking(move || {
+            let license = licenses.current()?.ok_or(UpstreamError::NoLicense)?.license;
+            let pinned = store.vendor_key()?.ok_or(UpstreamError::NoLicense)?.keyid;
+            Ok((license, pinned, store.nodes()?.len()))
+        })
+        .await?;
+        let base = api_host_base(&license)?;
+        let url = join(&base, &format!("v1/keys/{pinned}/rotation"))?;
+        let shown_url = mask::url(&url);
+        let answer = self
+            .recorder
+            .send(Outbound {
+                method: Method::GET,
+                url,
+                purpose: "key rotation".into(),
+                headers: self.headers(&license.license_id, installed_sequence, node_count),
+                body: None,
+                timeout: INDEX_TIMEOUT,
+                max_response_bytes: outpost_airgap::rotation::KeyRotation::MAX_ENVELOPE_BYTES,
+            })
+            .await
+            .map_err(UpstreamError::from_send)?;
+        if answer.status == 404 {
+            return Ok(None);
+        }
+        let body = accepted(answer, &shown_url)?;
+        let text = String::from_utf8(body).map_err(|_| {
+            UpstreamError::License(LicenseError::RotationInvalid(VerifyError::Malformed(
+                "the key rotation is not UTF-8 text".into(),
+            )))
+        })?;
+        let licenses = self.licenses.clone();
+        blocking(move || {
+            Ok(Some(licenses.rotate_key(
+                &text,
+                &Actor::System,
+                &Source::Local,
+                now,
+            )?))
+        })
+        .await
     }
 
     /// Syncs the license from the api host (`GET /v1/license`): a renewal, changed terms
@@ -575,11 +644,11 @@ fn verify_index(
             url: url.to_owned(),
             at,
         },
-        VerifyError::UnknownKey { found, .. } => invalid(format!(
-            "it is signed by key {}, not by the pinned vendor key {}",
-            found.join(", "),
-            key.keyid()
-        )),
+        VerifyError::UnknownKey { found, .. } => UpstreamError::IndexOtherKey {
+            url: url.to_owned(),
+            found: found.join(", "),
+            pinned: key.keyid(),
+        },
         other => invalid(other.to_string()),
     })?;
     if index.app_id != license.app_id || index.channel != license.channel {
