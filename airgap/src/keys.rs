@@ -163,6 +163,15 @@ impl PublicKey {
     }
 }
 
+/// Whether `value` has the form of a key id: exactly 64 lowercase hex digits. Such a
+/// value is safe as a file name and a URL path segment.
+pub fn is_keyid(value: &str) -> bool {
+    value.len() == 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 fn tagged(
     text: &str,
     tag: &'static str,
@@ -196,6 +205,22 @@ mod tests {
         let public = PublicKey::from_text(&key.public().to_text(), "test").unwrap();
         assert_eq!(public, key.public());
         assert_eq!(public.keyid().len(), 64);
+    }
+
+    #[test]
+    fn key_ids_are_64_lowercase_hex_digits() {
+        assert!(is_keyid(&SigningKey::generate().public().keyid()));
+        assert!(is_keyid(&"0a".repeat(32)));
+        for bad in [
+            String::new(),
+            "0a".repeat(31),
+            "0a".repeat(33),
+            "0A".repeat(32),
+            format!("{}g", "0".repeat(63)),
+            format!("../{}", "0".repeat(61)),
+        ] {
+            assert!(!is_keyid(&bad), "{bad:?}");
+        }
     }
 
     #[test]

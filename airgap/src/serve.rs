@@ -3,7 +3,10 @@
 //!
 //! - `GET /v1/license` → the latest signed license file of the caller's license;
 //! - `GET /v1/channels/{channel}/index` → the signed index of that channel of the license's app;
-//! - `GET /v1/releases/{app}/{sequence}` → a signed release file.
+//! - `GET /v1/releases/{app}/{sequence}` → a signed release file;
+//! - `GET /v1/keys/{keyid}/rotation` → the signed key rotation from that vendor key (the
+//!   key id: 64 lowercase hex digits), for any known license, expired or revoked too: a
+//!   console that pinned the old key takes the new one over from it.
 //!
 //! The caller's credential is its license id: `Authorization: Bearer <license_id>`. Missing
 //! or unknown: 401. A license for another app or channel: 403; so is an expired or revoked
@@ -47,6 +50,7 @@ use warp::{Filter, Rejection, Reply};
 
 use crate::document::{parse_payload, Document};
 use crate::envelope::Envelope;
+use crate::keys::is_keyid;
 use crate::license::License;
 use crate::release::Release;
 use crate::vendor::{is_safe_name, VendorDir, VendorError};
@@ -265,16 +269,33 @@ pub fn routes(vendor: Arc<VendorDir>) -> BoxedFilter<(Response,)> {
         });
     let release = warp::path!("v1" / "releases" / Name / u64)
         .and(warp::get())
-        .and(licensee)
-        .and(with_vendor)
+        .and(licensee.clone())
+        .and(with_vendor.clone())
         .and_then(|app: Name, sequence, licensee, vendor| async move {
             release_file(vendor, licensee, app.0, sequence)
                 .await
                 .map_err(warp::reject::custom)
         });
+    let rotation = warp::path!("v1" / "keys" / KeyId / "rotation")
+        .and(warp::get())
+        .and(licensee)
+        .and(with_vendor)
+        .and_then(|keyid: KeyId, _: Licensee, vendor| async move {
+            key_rotation(vendor, keyid.0)
+                .await
+                .map_err(warp::reject::custom)
+        });
 
     no_body()
-        .and(license.or(index).unify().or(release).unify())
+        .and(
+            license
+                .or(index)
+                .unify()
+                .or(release)
+                .unify()
+                .or(rotation)
+                .unify(),
+        )
         .recover(recover)
         .unify()
         .map(|mut reply: Response| {
@@ -336,6 +357,22 @@ impl FromStr for Name {
     fn from_str(s: &str) -> Result<Name, ()> {
         if is_safe_name(s) {
             Ok(Name(s.to_owned()))
+        } else {
+            Err(())
+        }
+    }
+}
+
+/// A path segment that is a key id (64 lowercase hex digits); anything else matches no
+/// route (404).
+struct KeyId(String);
+
+impl FromStr for KeyId {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<KeyId, ()> {
+        if is_keyid(s) {
+            Ok(KeyId(s.to_owned()))
         } else {
             Err(())
         }
@@ -454,6 +491,18 @@ async fn release_file(
             release.channel, license.channel
         )));
     }
+    Ok(json_file(file))
+}
+
+/// The key rotation from `keyid`, as stored. Any known license may read it: it is public,
+/// and a console whose license expired or was revoked still needs the vendor's key.
+async fn key_rotation(vendor: Arc<VendorDir>, keyid: String) -> Result<Response, ApiError> {
+    let file = {
+        let keyid = keyid.clone();
+        read(vendor, move |vendor| vendor.read_rotation(&keyid)).await?
+    };
+    let file = file
+        .ok_or_else(|| ApiError::NotFound(format!("No key rotation from {keyid} is published.")))?;
     Ok(json_file(file))
 }
 
@@ -736,6 +785,14 @@ mod tests {
         assert_eq!(loggable("a\u{1b}[31mb\tc"), "a?[31mb?c");
         let long = loggable(&"x".repeat(500));
         assert_eq!(long.chars().count(), MAX_LOGGED_VALUE + 1);
+    }
+
+    #[test]
+    fn key_id_segments_are_64_lowercase_hex_digits() {
+        assert!(KeyId::from_str(&"ab".repeat(32)).is_ok());
+        for bad in ["AB".repeat(32), "ab".repeat(31), "..".into(), String::new()] {
+            assert!(KeyId::from_str(&bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

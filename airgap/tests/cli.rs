@@ -996,6 +996,154 @@ fn verify_shows_releases_and_key_rotations() {
     assert_eq!(run.code, 19, "{run:?}");
 }
 
+/// `key rotate --key OLD --new-key NEW --out OUT` with `extra` flags.
+fn rotate(old: &Path, new: &Path, out: &Path, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "key",
+        "rotate",
+        "--key",
+        path_arg(old),
+        "--new-key",
+        path_arg(new),
+        "--out",
+        path_arg(out),
+    ];
+    args.extend_from_slice(extra);
+    airgap(args)
+}
+
+#[test]
+fn key_rotate_signs_a_rotation_with_the_old_key_and_never_overwrites() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let old_keys = keygen(dir.path());
+    let new_keys = keygen(&dir.path().join("next"));
+    let (old_key, new_key) = (old_keys.join("vendor.key"), new_keys.join("vendor.key"));
+    let old_id = PublicKey::read(&old_keys.join("vendor.pub"))
+        .unwrap()
+        .keyid();
+    let new_id = PublicKey::read(&new_keys.join("vendor.pub"))
+        .unwrap()
+        .keyid();
+    let root = dir.path().join("vendor");
+    let out = dir.path().join("rotation.json");
+
+    let run = ok(rotate(
+        &old_key,
+        &new_key,
+        &out,
+        &["--root", path_arg(&root)],
+    ));
+    assert!(
+        run.stdout
+            .contains(&format!("Key rotation from {old_id} to {new_id}")),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("with the new key"), "{run:?}");
+    let stored = root.join(format!("keys/rotations/{old_id}.json"));
+    assert!(run.stdout.contains(path_arg(&stored)), "{run:?}");
+    let bytes = std::fs::read(&out).unwrap();
+    assert_eq!(std::fs::read(&stored).unwrap(), bytes);
+    assert_eq!(
+        PublicKey::read(&root.join(format!("keys/{old_id}.pub"))).unwrap(),
+        PublicKey::read(&old_keys.join("vendor.pub")).unwrap()
+    );
+    let mode = std::fs::metadata(&out).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o644, "a rotation is public");
+
+    // It verifies with the old public key, and only with it.
+    let shown = ok(verify(&out, &old_keys.join("vendor.pub"), &[]));
+    assert!(shown.stdout.contains("Verified key rotation"), "{shown:?}");
+    assert!(
+        summary_row(&shown, "old key").contains(&old_id),
+        "{shown:?}"
+    );
+    assert!(
+        summary_row(&shown, "new key").contains(&new_id),
+        "{shown:?}"
+    );
+    let refused = verify(&out, &new_keys.join("vendor.pub"), &[]);
+    assert_eq!(refused.code, 15, "{refused:?}");
+    let rotation: KeyRotation = open(
+        &bytes,
+        &PublicKey::read(&old_keys.join("vendor.pub")).unwrap(),
+        OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    assert_eq!(rotation.old_keyid, old_id);
+
+    // Never overwrites --out, and a key is rotated once in a vendor dir.
+    let again = rotate(&old_key, &new_key, &out, &[]);
+    assert_eq!(again.code, 1, "{again:?}");
+    assert!(again.stderr.contains("already exists"), "{again:?}");
+    assert_eq!(std::fs::read(&out).unwrap(), bytes);
+    let elsewhere = dir.path().join("rotation-2.json");
+    let again = rotate(&old_key, &new_key, &elsewhere, &["--root", path_arg(&root)]);
+    assert_eq!(again.code, 1, "{again:?}");
+    assert!(again.stderr.contains("rotated once"), "{again:?}");
+    assert!(!elsewhere.exists());
+    assert_eq!(std::fs::read(&stored).unwrap(), bytes);
+
+    // The same key on both sides is refused, and nothing is written.
+    let same = dir.path().join("same.json");
+    let refused = rotate(&old_key, &old_key, &same, &[]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(refused.stderr.contains("the same key"), "{refused:?}");
+    assert!(!same.exists());
+}
+
+#[test]
+fn after_a_rotation_the_new_key_publishes_on_top_of_the_old_keys_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let old_keys = keygen(dir.path());
+    let new_keys = keygen(&dir.path().join("next"));
+    let old = SigningKey::read(&old_keys.join("vendor.key")).unwrap();
+    let new = SigningKey::read(&new_keys.join("vendor.key")).unwrap();
+    let root = dir.path().join("vendor");
+    let bare = dir.path().join("bare");
+
+    let first = write_release(dir.path(), &old, &demo_release(1, "stable"), "r1.json");
+    ok(publish(&root, &first, &old_keys));
+    ok(publish(&bare, &first, &old_keys));
+    ok(rotate(
+        &old_keys.join("vendor.key"),
+        &new_keys.join("vendor.key"),
+        &dir.path().join("rotation.json"),
+        &["--root", path_arg(&root)],
+    ));
+
+    let second = write_release(dir.path(), &new, &demo_release(2, "stable"), "r2.json");
+    // Without the rotation in the vendor dir the old key's index is an unknown key's.
+    let refused = publish(&bare, &second, &new_keys);
+    assert_eq!(refused.code, 15, "{refused:?}");
+    assert!(
+        refused.stderr.contains("signed by an unknown key"),
+        "{refused:?}"
+    );
+    assert!(refused.stderr.contains("no key rotation"), "{refused:?}");
+
+    let run = ok(publish(&root, &second, &new_keys));
+    assert!(run.stdout.contains("index version 2"), "{run:?}");
+    let index: ChannelIndex = open(
+        &std::fs::read(root.join("channels/demo/stable/index.json")).unwrap(),
+        &new.public(),
+        OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    assert_eq!(
+        index
+            .releases
+            .iter()
+            .map(|e| e.sequence)
+            .collect::<Vec<_>>(),
+        [1, 2]
+    );
+    // The old key signs no more indexes here.
+    let third = write_release(dir.path(), &old, &demo_release(3, "stable"), "r3.json");
+    let refused = publish(&root, &third, &old_keys);
+    assert_eq!(refused.code, 15, "{refused:?}");
+}
+
 #[test]
 fn release_create_is_dispatched() {
     let run = ok(airgap(["release", "create", "--help"]));

@@ -1,5 +1,5 @@
 //! `outpost-airgap serve` as a process: real TLS with a test CA, every endpoint's
-//! 200/401/403/404, request bodies refused, request logs without credentials, and a
+//! 200/401/403/404 (key rotations included), request bodies refused, request logs without credentials, and a
 //! clean stop on SIGTERM. Waits are bounded; nothing sleeps a fixed time.
 
 use std::collections::BTreeMap;
@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 
 use outpost_airgap::license::License;
 use outpost_airgap::release::Release;
+use outpost_airgap::rotation::KeyRotation;
 use outpost_airgap::vendor::VendorDir;
 use outpost_airgap::{open, seal, SigningKey};
 
@@ -542,6 +543,106 @@ async fn a_revoked_license_still_syncs_but_gets_no_index_and_no_release() {
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
+
+    host.stop();
+}
+
+#[tokio::test]
+async fn the_api_host_serves_a_stored_key_rotation_to_any_known_license() {
+    let vendor = vendor();
+    let dir = vendor.root.parent().unwrap();
+    let old_file = dir.join("keys/vendor.key");
+    let old = SigningKey::read(&old_file).unwrap();
+    let new_keys = dir.join("new-keys");
+    airgap(&["keygen", "--out", s(&new_keys)]);
+    let new = SigningKey::read(&new_keys.join("vendor.key")).unwrap();
+    let (old_id, new_id) = (old.public().keyid(), new.public().keyid());
+    airgap(&[
+        "key",
+        "rotate",
+        "--key",
+        s(&old_file),
+        "--new-key",
+        s(&new_keys.join("vendor.key")),
+        "--root",
+        s(&vendor.root),
+        "--out",
+        s(&dir.join("rotation.json")),
+    ]);
+    let stored = std::fs::read(vendor.root.join(format!("keys/rotations/{old_id}.json"))).unwrap();
+
+    let mut host = ApiHost::start(&vendor.root, &[]);
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let rotation_of = |keyid: &str| format!("/v1/keys/{keyid}/rotation");
+
+    // Any known license reads it, expired ones too; it opens with the old key.
+    for license in ["lic-stable", "lic-other", "lic-expired"] {
+        let response = client
+            .get(host.at(&rotation_of(&old_id)))
+            .bearer_auth(license)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "as {license}");
+        assert_eq!(
+            response.headers()["content-type"].to_str().unwrap(),
+            "application/json"
+        );
+        let body = response.bytes().await.unwrap();
+        assert_eq!(body.as_ref(), stored.as_slice(), "as {license}");
+        let rotation: KeyRotation = open(&body, &old.public(), OffsetDateTime::now_utc()).unwrap();
+        assert_eq!(rotation.new_key, new.public().to_base64());
+    }
+
+    // (path, license id, status, error code)
+    let upper = old_id.to_uppercase();
+    let short = &old_id[..63];
+    let cases: Vec<(String, Option<&str>, u16, &str)> = vec![
+        (rotation_of(&old_id), None, 401, "unauthorized"),
+        (
+            rotation_of(&old_id),
+            Some("unknown-id"),
+            401,
+            "unauthorized",
+        ),
+        (rotation_of(&new_id), None, 401, "unauthorized"),
+        (rotation_of(&new_id), Some("lic-stable"), 404, "not_found"),
+        (rotation_of(&upper), Some("lic-stable"), 404, "not_found"),
+        (rotation_of(short), Some("lic-stable"), 404, "not_found"),
+        (
+            rotation_of("not-a-key"),
+            Some("lic-stable"),
+            404,
+            "not_found",
+        ),
+    ];
+    for (path, license, status, code) in &cases {
+        let mut request = client.get(host.at(path));
+        if let Some(license) = license {
+            request = request.bearer_auth(license);
+        }
+        let response = request.send().await.unwrap();
+        let what = format!("GET {path} as {license:?}");
+        assert_eq!(response.status().as_u16(), *status, "{what}");
+        let error: serde_json::Value =
+            serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        assert_eq!(error["error"]["code"], *code, "{what}: {error}");
+    }
+    let response = client
+        .get(host.at(&rotation_of(&new_id)))
+        .bearer_auth("lic-stable")
+        .send()
+        .await
+        .unwrap();
+    let error: serde_json::Value =
+        serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(
+        error["error"]["message"],
+        format!("No key rotation from {new_id} is published.")
+    );
 
     host.stop();
 }

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use outpost_airgap::cli::{self, channel, keygen, license, release, serve, verify, CliError};
+use outpost_airgap::cli::{self, channel, key, keygen, license, release, serve, verify, CliError};
 
 /// The Outpost vendor tool: signing keys, licenses, releases, channel indexes, and a
 /// reference api host.
@@ -20,6 +20,9 @@ struct Cli {
 enum Command {
     /// Create the vendor signing key pair and print its fingerprint.
     Keygen(keygen::KeygenArgs),
+    /// Signing keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Licenses.
     #[command(subcommand)]
     License(LicenseCommand),
@@ -33,6 +36,12 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Serve a vendor dir to consoles: the reference api host.
     Serve(serve::ServeArgs),
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Hand signing over to a new key: a rotation document signed by the current key.
+    Rotate(key::RotateArgs),
 }
 
 #[derive(Subcommand)]
@@ -62,6 +71,7 @@ fn main() -> ExitCode {
     init_logging();
     let (name, result): (&str, Result<(), CliError>) = match cli.command {
         Command::Keygen(args) => ("keygen", keygen::keygen(args)),
+        Command::Key(KeyCommand::Rotate(args)) => ("key rotate", key::rotate(args)),
         Command::License(LicenseCommand::Issue(args)) => ("license issue", license::issue(*args)),
         Command::License(LicenseCommand::Revoke(args)) => ("license revoke", license::revoke(args)),
         Command::Channel(ChannelCommand::Advise(args)) => ("channel advise", channel::advise(args)),

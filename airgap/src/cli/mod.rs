@@ -5,11 +5,12 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | done |
-//! | 1 | the operation failed or was refused (a key would be overwritten, a publication breaks the channel's rules, the vendor dir is busy, a write failed, the server stopped with an error) |
+//! | 1 | the operation failed or was refused (a key or rotation would be overwritten, a publication breaks the channel's rules, the vendor dir is busy, a write failed, the server stopped with an error) |
 //! | 2 | bad usage or input (arguments, an unreadable file, a bad key file) |
 //! | 10–19 | a signed document did not verify: [`VerifyError::exit_code`], one code per reason |
 
 pub mod channel;
+pub mod key;
 pub mod keygen;
 pub mod license;
 pub mod release;
@@ -70,9 +71,12 @@ impl CliError {
             CliError::Read { .. } | CliError::Invalid(_) => EXIT_USAGE,
             CliError::Refused(_) | CliError::Io { .. } => EXIT_FAILED,
             CliError::Vendor(VendorError::Verify { source, .. }) => source.exit_code(),
-            CliError::Vendor(VendorError::UnsafeName { .. }) => EXIT_USAGE,
+            CliError::Vendor(VendorError::UnsafeName { .. } | VendorError::UnsafeKeyId(_)) => {
+                EXIT_USAGE
+            }
             CliError::Vendor(
                 VendorError::Read { .. }
+                | VendorError::KeyFile { .. }
                 | VendorError::Write { .. }
                 | VendorError::Locked(_)
                 | VendorError::Refused(_),

@@ -276,9 +276,15 @@ impl Licenses {
         }
         let claimed = claim(text)?;
         let fingerprint = claimed.key.keyid();
-        if fingerprint != current.fingerprint {
+        // New documents come from the current key (after a rotation, not the one the loaded
+        // license was accepted under).
+        let keyring = Keyring::load(&self.store)?.ok_or_else(|| {
+            LicenseError::StoredInvalid(VerifyError::Malformed("no vendor key is pinned".into()))
+        })?;
+        let (pinned, _) = keyring.current();
+        if fingerprint != pinned {
             return Err(LicenseError::WrongKey {
-                pinned: current.fingerprint,
+                pinned: pinned.to_owned(),
                 found: fingerprint,
             });
         }

@@ -702,3 +702,83 @@ async fn settings_are_checked_whole_and_the_proxy_password_never_shows() {
         .unwrap();
     assert_eq!(world.status().next_check_at, None);
 }
+
+#[tokio::test]
+async fn a_check_follows_the_vendors_key_rotation_and_nothing_else() {
+    let world = World::new().await;
+    world.install(1);
+    assert!(world.check().await.ok);
+    let old_id = world.key.public().keyid();
+
+    // The vendor moves to a new key: everything new is signed by it.
+    let new = SigningKey::generate();
+    let mut license = world.licenses.current().unwrap().unwrap().license;
+    license.vendor_key = new.public().to_base64();
+    license.issued_at += time::Duration::hours(1);
+    world
+        .vendor
+        .store_license(LICENSE_ID, testing::signed(&license, &new).as_bytes())
+        .unwrap();
+    let release = testing::signed(&testing::release(2, "1.1.0"), &new);
+    let path = world.dir.path().join("release-2-new-key.json");
+    std::fs::write(&path, &release).unwrap();
+    world
+        .vendor
+        .publish(
+            &path,
+            release.as_bytes(),
+            &new,
+            testing::now(),
+            time::Duration::days(14),
+        )
+        .expect_err("the index is still the old key's: publishing needs the rotation first");
+
+    // Without a published rotation the new documents are refused and nothing changes.
+    let done = world.check().await;
+    assert!(!done.ok);
+    assert!(
+        done.summary.contains("not by the pinned vendor key"),
+        "{}",
+        done.summary
+    );
+    assert_eq!(world.store.vendor_key().unwrap().unwrap().keyid, old_id);
+
+    // Published, signed by the old key: the next check takes the new key over.
+    let rotation = testing::signed(
+        &outpost_airgap::rotation::KeyRotation {
+            schema: 1,
+            old_keyid: old_id.clone(),
+            new_key: new.public().to_base64(),
+            issued_at: testing::now(),
+        },
+        &world.key,
+    );
+    world.vendor.store_rotation(rotation.as_bytes()).unwrap();
+    world.vendor.store_public_key(&world.key.public()).unwrap();
+    publish(&world.vendor, &world.dir, &new, 2, "1.1.0", testing::now());
+    let done = world.check().await;
+    assert!(done.ok, "{}", done.summary);
+    assert!(
+        done.summary.contains(&format!(
+            "vendor key rotated from {old_id} to {}",
+            new.public().keyid()
+        )),
+        "{}",
+        done.summary
+    );
+    assert_eq!(
+        world.store.vendor_key().unwrap().unwrap().keyid,
+        new.public().keyid()
+    );
+    // Release 1 (the old key's) still reads back; release 2 (the new key's) is loaded.
+    assert_eq!(world.loaded(), [1, 2]);
+    assert_eq!(world.audit("license.key_rotated").len(), 1);
+    let purposes: Vec<String> = log(&world.store)
+        .iter()
+        .map(|e| e.purpose.clone())
+        .collect();
+    assert!(
+        purposes.contains(&"key rotation".to_owned()),
+        "{purposes:?}"
+    );
+}
