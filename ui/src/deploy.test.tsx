@@ -54,6 +54,17 @@ afterEach(() => {
 });
 
 describe('deploy page: releases', () => {
+  it('marks the release another page sent the admin to', async () => {
+    routes();
+    go('/deploy?release=3');
+    render(<App />);
+    await screen.findByTestId('releases-table');
+    expect(releaseRow(3).getAttribute('data-target')).toBe('true');
+    expect(releaseRow(3).className).toContain('row-target');
+    expect(releaseRow(2).getAttribute('data-target')).toBeNull();
+    expect(releaseRow(1).getAttribute('data-target')).toBeNull();
+  });
+
   it('lists the loaded releases with notes, marks the installed one and labels each button', async () => {
     routes();
     go('/deploy');

@@ -79,6 +79,8 @@ describe('updates page', () => {
     expect(within(advisory).getByTestId('advisory-affected').textContent).toBe('sequence 1');
     expect(within(advisory).getByTestId('advisory-fix').textContent).toContain('fixed in 1.1.0 (sequence 2)');
     expect(within(advisory).getByTestId('advisory-fix-loaded')).toBeTruthy();
+    // "Deploy it" leads to the fixing release on the Deploy page.
+    expect(within(advisory).getByTestId('advisory-deploy-fix').getAttribute('href')).toBe('/deploy?release=2');
 
     expect(screen.getByTestId('updates-schedule-setting').textContent).toContain('every 1h');
     expect(screen.getByTestId('updates-next-check').textContent).toContain('2026-04-01 13:20:34 UTC');

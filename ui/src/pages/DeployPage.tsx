@@ -85,6 +85,13 @@ function idFromSearch(search: string): string | null {
   return id === null || id.trim() === '' ? null : id;
 }
 
+/** `?release=N`: the release another page sent the admin here for (marked in the list). */
+function targetFromSearch(search: string): number | null {
+  const value = new URLSearchParams(search).get('release');
+  if (value === null || !/^[0-9]{1,15}$/.test(value)) return null;
+  return Number(value);
+}
+
 /**
  * The loaded releases with a Deploy / Update button each (preflight runs first), and one
  * deployment followed live: `?id=` or else the one running now.
@@ -93,6 +100,7 @@ export function DeployPage() {
   useDocumentTitle('Deploy');
   const { search } = useLocation();
   const queryId = idFromSearch(search);
+  const target = targetFromSearch(search);
   const [releases, setReleases] = useState<ReleaseInfo[] | null>(null);
   const [releasesError, setReleasesError] = useState<string | null>(null);
   // undefined: not read yet; null: not available (no app status route answer).
@@ -379,14 +387,18 @@ export function DeployPage() {
             <tbody>
               {releases.map((release) => {
                 const isInstalled = release.sequence === installed;
+                const isTarget = release.sequence === target;
                 const verb = deployVerb(release.sequence, installed);
+                const classes = [isInstalled ? 'row-current' : '', isTarget ? 'row-target' : ''].filter(Boolean);
                 return (
                   <tr
                     key={release.sequence}
                     data-testid="release-row"
                     data-sequence={release.sequence}
                     data-installed={isInstalled ? 'true' : 'false'}
-                    className={isInstalled ? 'row-current' : undefined}
+                    data-target={isTarget ? 'true' : undefined}
+                    className={classes.length > 0 ? classes.join(' ') : undefined}
+                    ref={isTarget ? (row) => row?.scrollIntoView?.({ block: 'center' }) : undefined}
                   >
                     <td className="nowrap">
                       <strong className="mono">{release.version || '—'}</strong>

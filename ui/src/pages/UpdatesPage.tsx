@@ -292,7 +292,11 @@ function AdvisoriesCard({ advisories }: { advisories: Advisory[] }) {
                             <span className="badge badge-ok" data-testid="advisory-fix-loaded">
                               fix loaded
                             </span>{' '}
-                            <Link to="/deploy" className="small">
+                            <Link
+                              to={a.fixed_in === null ? '/deploy' : `/deploy?release=${a.fixed_in}`}
+                              className="small"
+                              data-testid="advisory-deploy-fix"
+                            >
                               Deploy it
                             </Link>
                           </>
