@@ -87,6 +87,20 @@ impl Console {
     }
 
     /// A URL on this console, by path.
+    /// Runs `outpostctl --data-dir DATA_DIR ARGS`: whether it succeeded, stdout, stderr.
+    pub fn ctl(&self, args: &[&str]) -> Result<(bool, String, String)> {
+        let output = Command::new(binary("outpostctl"))
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(args)
+            .output()?;
+        Ok((
+            output.status.success(),
+            String::from_utf8(output.stdout)?,
+            String::from_utf8(output.stderr)?,
+        ))
+    }
+
     pub fn at(&self, path: &str) -> String {
         format!("https://{}{path}", self.address)
     }
@@ -158,6 +172,20 @@ pub struct Admin {
 }
 
 impl Admin {
+    /// The sequences of the loaded releases, newest first.
+    pub async fn loaded_sequences(&self) -> Result<Vec<u64>> {
+        let (status, body) = self.get("/api/v1/releases").await?;
+        if status != 200 {
+            bail!("releases: {status} {body}");
+        }
+        Ok(body["releases"]
+            .as_array()
+            .context("releases")?
+            .iter()
+            .filter_map(|r| r["sequence"].as_u64())
+            .collect())
+    }
+
     /// Sets the admin password with the console's setup link (first start) and signs in.
     pub async fn set_up(console: &Console, password: &str) -> Result<Admin> {
         let http = client();

@@ -336,24 +336,11 @@ fn path_str(path: &Path) -> Result<&str> {
 }
 
 /// `outpostctl ARGS`: whether it succeeded, its stdout and its stderr.
-fn ctl(console: &Console, args: &[&str]) -> Result<(bool, String, String)> {
-    let output = Command::new(binary("outpostctl"))
-        .arg("--data-dir")
-        .arg(&console.data_dir)
-        .args(args)
-        .output()?;
-    Ok((
-        output.status.success(),
-        String::from_utf8(output.stdout)?,
-        String::from_utf8(output.stderr)?,
-    ))
-}
-
 /// `outpostctl --json ARGS`, which must succeed; the view it answers with.
 fn ctl_json(console: &Console, args: &[&str]) -> Result<Value> {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
-    let (ok, stdout, stderr) = ctl(console, &all)?;
+    let (ok, stdout, stderr) = console.ctl(&all)?;
     ensure!(ok, "outpostctl {}: {stderr}", args.join(" "));
     let answer: Value =
         serde_json::from_str(&stdout).with_context(|| format!("not JSON: {stdout}"))?;
@@ -382,17 +369,6 @@ async fn put_settings(admin: &Admin, change: Value) -> Result<Value> {
         .await?;
     ensure!(status == 200, "settings: {status} {body}");
     Ok(body)
-}
-
-async fn loaded_sequences(admin: &Admin) -> Result<Vec<u64>> {
-    let (status, body) = admin.get("/api/v1/releases").await?;
-    ensure!(status == 200, "releases: {status} {body}");
-    Ok(body["releases"]
-        .as_array()
-        .context("releases")?
-        .iter()
-        .filter_map(|r| r["sequence"].as_u64())
-        .collect())
 }
 
 /// The outbound log, newest first; never holds the license id or the proxy's password.
@@ -471,7 +447,7 @@ async fn checks_go_through_the_proxy_setting_and_fail_clearly_when_the_proxy_is_
         proxy.port
     );
     let shown = format!("http://{PROXY_USER}:****@127.0.0.1:{}/", proxy.port);
-    let (ok, stdout, stderr) = ctl(&console, &["settings", "--https-proxy", &with_password])?;
+    let (ok, stdout, stderr) = console.ctl(&["settings", "--https-proxy", &with_password])?;
     assert!(ok, "{stderr}");
     assert!(stdout.contains(&shown), "{stdout}");
     assert!(!stdout.contains(PROXY_PASSWORD), "{stdout}");
@@ -484,12 +460,12 @@ async fn checks_go_through_the_proxy_setting_and_fail_clearly_when_the_proxy_is_
     );
 
     // A check through the proxy: the license, the index and both releases arrive.
-    let (ok, stdout, stderr) = ctl(&console, &["updates", "check"])?;
+    let (ok, stdout, stderr) = console.ctl(&["updates", "check"])?;
     assert!(ok, "{stdout} {stderr}");
     let status = ctl_json(&console, &["updates", "list"])?;
     assert_eq!(status["state"], "update_available", "{status:#}");
     assert_eq!(status["checks"][0]["outcome"], "ok", "{status:#}");
-    assert_eq!(loaded_sequences(&admin).await?, [2, 1]);
+    assert_eq!(admin.loaded_sequences().await?, [2, 1]);
 
     // The proxy's own log shows the tunnels to the api host's port.
     let tunnels = eventually(
@@ -521,7 +497,7 @@ async fn checks_go_through_the_proxy_setting_and_fail_clearly_when_the_proxy_is_
         assert_eq!(entry["via_proxy"], shown, "{entry:#}");
         assert_eq!(entry["status"], 200, "{entry:#}");
     }
-    let (ok, stdout, stderr) = ctl(&console, &["outbound", "--limit", "1"])?;
+    let (ok, stdout, stderr) = console.ctl(&["outbound", "--limit", "1"])?;
     assert!(ok, "{stderr}");
     assert!(stdout.contains(&format!("via proxy: {shown}")), "{stdout}");
     assert!(!stdout.contains(PROXY_PASSWORD), "{stdout}");
@@ -549,7 +525,7 @@ async fn checks_go_through_the_proxy_setting_and_fail_clearly_when_the_proxy_is_
     }
 
     // Through the proxy again, then the proxy goes down: the check fails and says why.
-    let (ok, _, stderr) = ctl(&console, &["settings", "--no-proxy", ""])?;
+    let (ok, _, stderr) = console.ctl(&["settings", "--no-proxy", ""])?;
     assert!(ok, "{stderr}");
     let (done, _) = check(&admin).await?;
     assert_eq!(done["outcome"], "ok", "{done}");
@@ -568,13 +544,13 @@ async fn checks_go_through_the_proxy_setting_and_fail_clearly_when_the_proxy_is_
     assert_eq!(status["failures"], 1, "{status:#}");
     assert!(status["next_check_at"].is_string(), "{status:#}");
     // What was known is kept.
-    assert_eq!(loaded_sequences(&admin).await?, [2, 1]);
+    assert_eq!(admin.loaded_sequences().await?, [2, 1]);
     assert_eq!(
         status["available"].as_array().map(Vec::len),
         Some(2),
         "{status:#}"
     );
-    let (_, stdout, _) = ctl(&console, &["updates", "list"])?;
+    let (_, stdout, _) = console.ctl(&["updates", "list"])?;
     assert!(stdout.contains("check_failed"), "{stdout}");
     assert!(!stdout.contains(PROXY_PASSWORD), "{stdout}");
 
@@ -627,7 +603,7 @@ async fn checks_honour_https_proxy_and_no_proxy_from_the_environment_and_the_set
 
     // A proxy setting overrides the environment: one where nothing listens fails.
     let dead = format!("http://127.0.0.1:{}", free_port());
-    let (ok, _, stderr) = ctl(&console, &["settings", "--https-proxy", &dead])?;
+    let (ok, _, stderr) = console.ctl(&["settings", "--https-proxy", &dead])?;
     assert!(ok, "{stderr}");
     let (done, status) = check(&admin).await?;
     assert_eq!(done["outcome"], "failed", "{done}");
@@ -641,7 +617,7 @@ async fn checks_honour_https_proxy_and_no_proxy_from_the_environment_and_the_set
     assert_eq!(status["state"], "check_failed", "{status:#}");
     assert_eq!(proxy.connects_to(api.port), tunnels, "{}", proxy.log());
     // Cleared, the environment's proxy applies again.
-    let (ok, _, stderr) = ctl(&console, &["settings", "--https-proxy", ""])?;
+    let (ok, _, stderr) = console.ctl(&["settings", "--https-proxy", ""])?;
     assert!(ok, "{stderr}");
     let (done, status) = check(&admin).await?;
     assert_eq!(done["outcome"], "ok", "{done}");
@@ -819,7 +795,7 @@ async fn airgap_mode_lets_no_connection_leave_during_a_full_cycle() -> Result<()
     // counters do count; the report lists the api host and the registry.
     let (done, _) = check(&admin).await?;
     assert_eq!(done["outcome"], "ok", "{done}");
-    assert_eq!(loaded_sequences(&admin).await?, [1]);
+    assert_eq!(admin.loaded_sequences().await?, [1]);
     assert!(api_counter.connections() > 0 && api_counter.bytes() > 0);
     assert!(proxy_counter.connections() > 0 && proxy_counter.bytes() > 0);
     assert!(proxy.connects_to(api_counter.port) > 0, "{}", proxy.log());
@@ -845,7 +821,7 @@ async fn airgap_mode_lets_no_connection_leave_during_a_full_cycle() -> Result<()
     let due = rfc3339(&next)?;
 
     // Airgap mode on. Any check under way ends first; then the counters start from zero.
-    let (ok, stdout, stderr) = ctl(&console, &["settings", "--airgap", "on"])?;
+    let (ok, stdout, stderr) = console.ctl(&["settings", "--airgap", "on"])?;
     assert!(ok, "{stderr}");
     assert!(stdout.contains("airgap mode:      on"), "{stdout}");
     let status = eventually("no check under way", Duration::from_secs(30), || async {
@@ -912,7 +888,7 @@ async fn airgap_mode_lets_no_connection_leave_during_a_full_cycle() -> Result<()
     let (status, app) = admin.get("/api/v1/app/status").await?;
     assert_eq!(status, 200, "{app}");
     assert!(app.to_string().contains("running"), "{app:#}");
-    let (ok, stdout, stderr) = ctl(&console, &["app", "status"])?;
+    let (ok, stdout, stderr) = console.ctl(&["app", "status"])?;
     assert!(ok && stdout.contains("tiny"), "{stdout} {stderr}");
     // ... update checks and fetches, which answer airgap_mode ...
     let (status, refused) = admin
@@ -925,7 +901,7 @@ async fn airgap_mode_lets_no_connection_leave_during_a_full_cycle() -> Result<()
         .await?;
     assert_eq!(status, 409, "{refused}");
     assert_eq!(refused["error"]["code"], "airgap_mode", "{refused}");
-    let (ok, _, stderr) = ctl(&console, &["updates", "check"])?;
+    let (ok, _, stderr) = console.ctl(&["updates", "check"])?;
     assert!(!ok && stderr.contains("airgap mode is on"), "{stderr}");
     let status = updates(&admin).await?;
     assert_eq!(status["state"], "airgap", "{status:#}");
@@ -1144,7 +1120,7 @@ async fn the_network_report_lists_the_sample_apps_ports_and_hosts_and_checks_the
     // The same from the CLI.
     let (ok, stdout, stderr) = {
         let _one_at_a_time = NETWORK_PROBES.lock().await;
-        ctl(&console, &["network"])?
+        console.ctl(&["network"])?
     };
     assert!(ok, "{stderr}");
     for needle in [
@@ -1157,7 +1133,7 @@ async fn the_network_report_lists_the_sample_apps_ports_and_hosts_and_checks_the
     }
 
     // Airgap mode: no outbound row at all; the inbound rows stay.
-    let (ok, _, stderr) = ctl(&console, &["settings", "--airgap", "on"])?;
+    let (ok, _, stderr) = console.ctl(&["settings", "--airgap", "on"])?;
     assert!(ok, "{stderr}");
     let report = network(&admin).await?;
     assert_eq!(report["outbound"], json!([]), "{report:#}");
@@ -1179,7 +1155,7 @@ async fn tampered_expired_and_rolled_back_indexes_are_refused_and_what_was_loade
     let (done, status) = check(&admin).await?;
     assert_eq!(done["outcome"], "ok", "{done}");
     assert_eq!(status["index"]["version"], 2, "{status:#}");
-    assert_eq!(loaded_sequences(&admin).await?, [2, 1]);
+    assert_eq!(admin.loaded_sequences().await?, [2, 1]);
     let version_2 = std::fs::read(vendor.index_path())?;
 
     // Tampered: one byte of the signed payload flipped.
@@ -1200,7 +1176,7 @@ async fn tampered_expired_and_rolled_back_indexes_are_refused_and_what_was_loade
     assert_eq!(done["problem"], "index_invalid", "{done}");
     assert_eq!(status["state"], "check_failed", "{status:#}");
     assert_eq!(status["index"]["version"], 2, "the accepted index stays");
-    assert_eq!(loaded_sequences(&admin).await?, [2, 1]);
+    assert_eq!(admin.loaded_sequences().await?, [2, 1]);
     std::fs::write(vendor.index_path(), &version_2)?;
     let (done, _) = check(&admin).await?;
     assert_eq!(done["outcome"], "ok", "{done}");
@@ -1226,8 +1202,8 @@ async fn tampered_expired_and_rolled_back_indexes_are_refused_and_what_was_loade
     );
     assert_eq!(status["state"], "metadata_stale", "{status:#}");
     assert_eq!(status["index"]["version"], 2, "{status:#}");
-    assert_eq!(loaded_sequences(&admin).await?, [2, 1]);
-    let (_, stdout, _) = ctl(&console, &["updates", "list"])?;
+    assert_eq!(admin.loaded_sequences().await?, [2, 1]);
+    let (_, stdout, _) = console.ctl(&["updates", "list"])?;
     assert!(stdout.contains("metadata_stale"), "{stdout}");
 
     // A fresh index (version 4) is taken; then an older one, restored by a mirror, is not.
@@ -1248,7 +1224,7 @@ async fn tampered_expired_and_rolled_back_indexes_are_refused_and_what_was_loade
     );
     assert_eq!(status["state"], "check_failed", "{status:#}");
     assert_eq!(status["index"]["version"], 4, "{status:#}");
-    assert_eq!(loaded_sequences(&admin).await?, [2, 1]);
+    assert_eq!(admin.loaded_sequences().await?, [2, 1]);
     Ok(())
 }
 
@@ -1285,8 +1261,8 @@ async fn a_down_api_host_backs_off_and_a_revoked_license_blocks_updates_and_depl
         retry_2 >= retry_1 + 60,
         "backoff: the second retry ({retry_2}) waits longer than the first ({retry_1})"
     );
-    assert_eq!(loaded_sequences(&admin).await?, [2, 1]);
-    let (_, stdout, _) = ctl(&console, &["updates", "list"])?;
+    assert_eq!(admin.loaded_sequences().await?, [2, 1]);
+    let (_, stdout, _) = console.ctl(&["updates", "list"])?;
     assert!(stdout.contains("check_failed"), "{stdout}");
 
     // Back up: the next check succeeds and the count starts again.
@@ -1310,7 +1286,7 @@ async fn a_down_api_host_backs_off_and_a_revoked_license_blocks_updates_and_depl
         reason,
     ])?;
     assert!(said.contains(LICENSE_ID), "{said}");
-    let (ok, stdout, stderr) = ctl(&console, &["updates", "check"])?;
+    let (ok, stdout, stderr) = console.ctl(&["updates", "check"])?;
     assert!(ok, "{stdout} {stderr}");
     let status = ctl_json(&console, &["updates", "list"])?;
     assert_eq!(status["state"], "license_revoked", "{status:#}");
@@ -1321,8 +1297,8 @@ async fn a_down_api_host_backs_off_and_a_revoked_license_blocks_updates_and_depl
         "{status:#}"
     );
     assert_eq!(status["license"]["revoked"]["reason"], reason, "{status:#}");
-    assert_eq!(loaded_sequences(&admin).await?, [2, 1], "releases stay");
-    let (_, stdout, _) = ctl(&console, &["updates", "list"])?;
+    assert_eq!(admin.loaded_sequences().await?, [2, 1], "releases stay");
+    let (_, stdout, _) = console.ctl(&["updates", "list"])?;
     assert!(
         stdout.contains("license_revoked") && stdout.contains(reason),
         "{stdout}"

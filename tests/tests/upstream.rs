@@ -227,17 +227,6 @@ async fn fetch(admin: &Admin) -> Result<(u16, Value)> {
         .await
 }
 
-async fn loaded_sequences(admin: &Admin) -> Result<Vec<u64>> {
-    let (status, body) = admin.get("/api/v1/releases").await?;
-    assert_eq!(status, 200, "{body}");
-    Ok(body["releases"]
-        .as_array()
-        .context("releases")?
-        .iter()
-        .filter_map(|r| r["sequence"].as_u64())
-        .collect())
-}
-
 async fn outbound(admin: &Admin) -> Result<Vec<Value>> {
     let (status, body) = admin.get("/api/v1/outbound").await?;
     assert_eq!(status, 200, "{body}");
@@ -245,19 +234,6 @@ async fn outbound(admin: &Admin) -> Result<Vec<Value>> {
     assert!(!text.contains(LICENSE_ID), "the license id leaked: {text}");
     assert!(!text.contains(REGISTRY_PASSWORD), "a secret leaked: {text}");
     Ok(body["entries"].as_array().context("entries")?.clone())
-}
-
-fn ctl(console: &Console, args: &[&str]) -> Result<(bool, String, String)> {
-    let output = Command::new(binary("outpostctl"))
-        .arg("--data-dir")
-        .arg(&console.data_dir)
-        .args(args)
-        .output()?;
-    Ok((
-        output.status.success(),
-        String::from_utf8(output.stdout)?,
-        String::from_utf8(output.stderr)?,
-    ))
 }
 
 #[tokio::test]
@@ -273,7 +249,7 @@ async fn releases_are_fetched_over_tls_and_the_outbound_log_shows_exactly_what_w
         body,
         json!({"index_version": 2, "fetched": [1, 2], "present": [], "refused": []})
     );
-    assert_eq!(loaded_sequences(&admin).await?, [2, 1]);
+    assert_eq!(admin.loaded_sequences().await?, [2, 1]);
     let (_, releases) = admin.get("/api/v1/releases").await?;
     assert_eq!(
         releases["releases"][1]["source"],
@@ -341,10 +317,10 @@ async fn releases_are_fetched_over_tls_and_the_outbound_log_shows_exactly_what_w
     assert!(!log.contains(LICENSE_ID), "{log}");
 
     // The same through outpostctl: a second fetch finds both loaded; the log shows it.
-    let (ok, stdout, stderr) = ctl(&console, &["release", "fetch"])?;
+    let (ok, stdout, stderr) = console.ctl(&["release", "fetch"])?;
     assert!(ok, "{stderr}");
     assert!(stdout.contains("already loaded:   1, 2"), "{stdout}");
-    let (ok, stdout, stderr) = ctl(&console, &["outbound", "--limit", "1"])?;
+    let (ok, stdout, stderr) = console.ctl(&["outbound", "--limit", "1"])?;
     assert!(ok, "{stderr}");
     assert!(
         stdout.contains("(channel index (stable)) -> 200") && stdout.contains("Bearer ****"),
@@ -402,7 +378,7 @@ async fn a_tampered_index_loads_nothing_and_a_down_api_host_is_named_and_logged(
             .is_some_and(|m| m.contains("bad signature")),
         "{body}"
     );
-    assert!(loaded_sequences(&admin).await?.is_empty(), "nothing loaded");
+    assert!(admin.loaded_sequences().await?.is_empty(), "nothing loaded");
     let entries = outbound(&admin).await?;
     assert_eq!(entries.len(), 1, "only the index was asked for");
 
@@ -427,6 +403,6 @@ async fn a_tampered_index_loads_nothing_and_a_down_api_host_is_named_and_logged(
         "{newest}"
     );
     assert_eq!(newest["request_headers"]["Authorization"], "Bearer ****");
-    assert!(loaded_sequences(&admin).await?.is_empty());
+    assert!(admin.loaded_sequences().await?.is_empty());
     Ok(())
 }

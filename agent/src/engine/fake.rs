@@ -64,6 +64,8 @@ pub enum Call {
 #[derive(Debug)]
 pub struct FakeEngine {
     inner: Mutex<Inner>,
+    /// Counts container starts, so a test's stand-in for a healthcheck can wait for one.
+    starts: tokio::sync::watch::Sender<u64>,
 }
 
 #[derive(Debug)]
@@ -125,6 +127,7 @@ impl FakeEngine {
                 },
                 next_id: 1,
             }),
+            starts: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -138,6 +141,11 @@ impl FakeEngine {
         self.lock()
             .registry
             .insert(reference.to_string(), Some(auth));
+    }
+
+    /// Changes each time a container starts (created and started, or started again).
+    pub fn starts(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.starts.subscribe()
     }
 
     /// Puts `reference` in the local image store, as a pull or an import would.
@@ -419,6 +427,7 @@ impl ContainerEngine for FakeEngine {
                     RunState::Created | RunState::Exited => {
                         inner.check_failure(Operation::StartContainer, &spec.name)?;
                         inner.start(&spec.name);
+                        self.starts.send_modify(|n| *n += 1);
                         return Ok(RunOutcome {
                             id,
                             action: RunAction::Started,
@@ -475,6 +484,7 @@ impl ContainerEngine for FakeEngine {
             return Err(e);
         }
         inner.start(&spec.name);
+        self.starts.send_modify(|n| *n += 1);
         Ok(RunOutcome { id, action })
     }
 

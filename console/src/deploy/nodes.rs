@@ -157,8 +157,15 @@ pub mod fake {
         pub fn heal(&self, fate: impl Fn(&ContainerState) -> Fate + Send + 'static) -> Healer {
             let engines: Vec<Arc<FakeEngine>> = self.engines.values().cloned().collect();
             Healer(tokio::spawn(async move {
+                if engines.is_empty() {
+                    return;
+                }
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-                while tokio::time::Instant::now() < deadline {
+                let mut starts: Vec<_> = engines.iter().map(|e| e.starts()).collect();
+                loop {
+                    for seen in &mut starts {
+                        seen.borrow_and_update();
+                    }
                     for engine in &engines {
                         // No await between listing and marking: the container is still there
                         // (the tests run on one thread).
@@ -176,8 +183,14 @@ pub mod fake {
                             }
                         }
                     }
-                    // The simulated healthcheck's own interval, not a wait for a result.
-                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    // The next container that starts, on any node (for at most 30 s).
+                    let next = futures_util::future::select_all(
+                        starts.iter_mut().map(|s| Box::pin(s.changed())),
+                    );
+                    match tokio::time::timeout_at(deadline, next).await {
+                        Ok((Ok(()), _, _)) => {}
+                        _ => return,
+                    }
                 }
             }))
         }
